@@ -52,8 +52,19 @@ def main() -> int:
     run(*UV, "build", "--all-packages", "--wheel", "--out-dir", DIST)
     constraints = DIST / "constraints.txt"
     with open(constraints, "w") as fh:
-        run(*UV, "export", "--frozen", "--all-packages", "--all-extras", "--no-hashes",
-            "--no-emit-workspace", "--no-dev", "--format", "requirements-txt", stdout=fh)
+        run(
+            *UV,
+            "export",
+            "--frozen",
+            "--all-packages",
+            "--all-extras",
+            "--no-hashes",
+            "--no-emit-workspace",
+            "--no-dev",
+            "--format",
+            "requirements-txt",
+            stdout=fh,
+        )
     wheels = {canonical(metadata(w)["Name"]): w for w in sorted(DIST.glob("*.whl"))}
     for name, wheel in wheels.items():
         needed, todo = [], [name]
@@ -72,8 +83,17 @@ def main() -> int:
         shutil.rmtree(venv, ignore_errors=True)
         run(*UV, "venv", "--quiet", venv)
         python = venv / "bin" / "python"
-        run(*UV, "pip", "install", "--quiet", "--python", python, "-c", constraints,
-            *[wheels[n] for n in needed])
+        run(
+            *UV,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            python,
+            "-c",
+            constraints,
+            *[wheels[n] for n in needed],
+        )
         module = name.replace("-", "_")
         run(python, "-c", f"import {module}; print({module}.__name__, 'imports alone')")
         for script in entry_points(wheel):

@@ -50,7 +50,7 @@ def _all_sentences(min_chars: int, max_chars: int) -> tuple[str, ...]:
             for sentence in _SENTENCE_END.split(text):
                 if not (min_chars <= len(sentence) <= max_chars):
                     continue
-                if not (sentence[0].isalnum() or sentence[0] == "\"") or sentence[-1] not in ".!?:":
+                if not (sentence[0].isalnum() or sentence[0] == '"') or sentence[-1] not in ".!?:":
                     continue
                 if "::" in sentence or ">>>" in sentence or sentence in seen:
                     continue
