@@ -1,0 +1,1 @@
+"""LoSparse: low-rank plus structured-sparse compression for transformers models."""
