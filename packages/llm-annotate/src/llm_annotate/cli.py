@@ -1,0 +1,238 @@
+"""``llm-annotate`` command line: explain, run, eval, reproduce."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from .backends import Backend, BackendError
+from .task import TaskError
+
+
+def _add_backend_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    g = p.add_argument_group("backend")
+    g.add_argument("--backend", choices=["openai", "transformers"], default="openai")
+    g.add_argument("--base-url", help="OpenAI-compatible API root, e.g. http://localhost:8000/v1")
+    g.add_argument("--model", required=required, help="model name (openai) or path/id (local)")
+    g.add_argument("--endpoint", choices=["chat", "completions"], default="chat")
+    g.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        help="environment variable holding the API key (the key itself is never printed)",
+    )
+    g.add_argument("--concurrency", type=int, default=8, help="max requests in flight")
+    g.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    g.add_argument("--max-retries", type=int, default=5)
+    g.add_argument("--batch-size", type=int, default=8, help="prompts per batch (transformers)")
+    g.add_argument("--cache", help="SQLite cache file (default: beside the output)")
+
+
+def make_backend(args: argparse.Namespace) -> Backend:
+    if args.backend == "transformers":
+        from .transformers_backend import TransformersBackend
+
+        return TransformersBackend(args.model, batch_size=args.batch_size)
+    if not args.base_url:
+        raise SystemExit(
+            "llm-annotate: --base-url is required with --backend openai "
+            "(e.g. --base-url http://localhost:8000/v1 for a local vLLM / llama.cpp server)"
+        )
+    from .openai_backend import OpenAICompatibleBackend
+
+    return OpenAICompatibleBackend(
+        args.base_url,
+        args.model,
+        endpoint=args.endpoint,
+        api_key_env=args.api_key_env,
+        timeout=args.timeout,
+        max_retries=args.max_retries,
+        concurrency=args.concurrency,
+    )
+
+
+def _cache_path(args: argparse.Namespace, beside: str) -> str:
+    return args.cache or os.path.join(
+        os.path.dirname(os.path.abspath(beside)), "llm-annotate-cache.sqlite"
+    )
+
+
+def _config(args: argparse.Namespace, mode: str):
+    from .annotate import AnnotateConfig
+
+    return AnnotateConfig(mode=mode, template=args.template, k=getattr(args, "k", 5))
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .annotate import Annotator
+    from .task import load_task
+
+    task = load_task(args.task)
+    backend = make_backend(args)
+    annotator = Annotator(task, backend, _config(args, "cot"), _cache_path(args, args.out))
+    before = annotator.calls
+    demos = annotator.explain(force=args.force)
+    annotator.save_explanations(args.out)
+    for i, d in enumerate(demos):
+        print(f"[{i}] {d.label}: {d.explanation}")
+    print(f"explanations: {args.out} ({annotator.calls - before} backend calls)")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .annotate import Annotator
+    from .data import load_items, parse_shard, prepare_items
+    from .metrics import Prices
+    from .task import load_task
+
+    task = load_task(args.task)
+    items = prepare_items(load_items(args.data), task, parse_shard(args.shard))
+    if args.limit is not None:
+        items = items[: args.limit]
+    backend = make_backend(args)
+    annotator = Annotator(task, backend, _config(args, args.mode), _cache_path(args, args.out))
+    if args.explanations:
+        annotator.load_explanations(args.explanations)
+    if args.dry_run:
+        plan = annotator.plan(items)
+        prices = Prices.load(args.prices) if args.prices else Prices()
+        price_in, price_out = prices.models.get(backend.model, prices.default)
+        print("--- example prompt ---")
+        print(plan.example_prompt)
+        print("--- plan ---")
+        print(
+            json.dumps(
+                {
+                    "items": plan.items,
+                    "uncached_calls": plan.calls,
+                    "estimated_prompt_tokens": plan.prompt_tokens,
+                    "max_completion_tokens": plan.max_completion_tokens,
+                    "max_cost_usd": plan.cost(price_in, price_out),
+                },
+                indent=2,
+            )
+        )
+        return 0
+    backend.check()  # fail fast on an unreachable endpoint, before any item
+    summary = annotator.run(
+        items, args.out, retry_failed=args.retry_failed, explanations_path=args.explanations
+    )
+    annotator.close()
+    backend.close()
+    print(json.dumps(summary.to_dict(), indent=2))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .metrics import Prices, agreement, evaluate
+    from .store import read_jsonl
+
+    prices = Prices.load(args.prices) if args.prices else None
+    gold = None
+    if args.gold:
+        from .data import load_items, prepare_items
+        from .task import load_task
+
+        if not args.task:
+            raise SystemExit("llm-annotate eval: --gold needs --task (for the id and label fields)")
+        task = load_task(args.task)
+        gold = {
+            r["__id"]: str(r[task.label_field])
+            for r in prepare_items(load_items(args.gold), task)
+            if r.get(task.label_field) is not None
+        }
+    runs = {path: read_jsonl(path) for path in args.pred}
+    out: dict[str, Any] = {
+        path: evaluate(recs, gold, prices).to_dict() for path, recs in runs.items()
+    }
+    paths = list(runs)
+    pairs = {}
+    for i in range(len(paths)):
+        for j in range(i + 1, len(paths)):
+            pairs[f"{paths[i]} ~ {paths[j]}"] = agreement(runs[paths[i]], runs[paths[j]])
+    if pairs:
+        out["agreement"] = pairs
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .metrics import Prices
+    from .reproduce import run_comparison, to_markdown
+
+    if args.backend == "openai" and (not args.base_url or not args.model):
+        print(
+            "llm-annotate reproduce needs an LLM endpoint: --base-url URL --model NAME of any "
+            "OpenAI-compatible server (vLLM, llama.cpp server, Ollama, a hosted API; key in "
+            "$OPENAI_API_KEY or --api-key-env), or --backend transformers --model PATH. "
+            "AnnoLLM's claim needs a capable LLM; a tiny model only shows the mechanics.",
+            file=sys.stderr,
+        )
+        return 2
+    backend = make_backend(args)
+    backend.check()
+    prices = Prices.load(args.prices) if args.prices else None
+    report = run_comparison(backend, args.out_dir, limit=args.limit, prices=prices)
+    backend.close()
+    print(to_markdown(report))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-annotate",
+        description="AnnoLLM explain-then-annotate labelling with any LLM: cached, resumable.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("explain", help="generate explanations of the demonstrations' gold labels")
+    p.add_argument("--task", required=True, help="task definition (.yaml/.json)")
+    p.add_argument("--out", required=True, help="explanations JSON to write")
+    p.add_argument("--template", default="default")
+    p.add_argument("--force", action="store_true", help="regenerate explanations in the task file")
+    _add_backend_args(p)
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("run", help="annotate a dataset (resumes from --out)")
+    p.add_argument("--task", required=True)
+    p.add_argument("--data", required=True, help=".jsonl / .json / .csv")
+    p.add_argument("--out", required=True, help="results JSONL (appended; rerun to resume)")
+    p.add_argument(
+        "--mode", default="cot", choices=["zero_shot", "few_shot", "cot", "self_consistency"]
+    )
+    p.add_argument("--template", default="default")
+    p.add_argument("--k", type=int, default=5, help="samples for self_consistency")
+    p.add_argument("--explanations", help="explanations JSON from `explain` (else generated)")
+    p.add_argument("--shard", help="i/n: annotate the i-th of n contiguous shards")
+    p.add_argument("--limit", type=int, help="only the first N items (of the shard)")
+    p.add_argument("--dry-run", action="store_true", help="show prompts and token estimate only")
+    p.add_argument("--retry-failed", action="store_true", help="rerun items recorded as failed")
+    p.add_argument("--prices", help="YAML/JSON: model -> {input, output} USD per 1M tokens")
+    _add_backend_args(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("eval", help="accuracy, kappa, confusion, agreement, usage and cost")
+    p.add_argument("--pred", required=True, nargs="+", help="results JSONL file(s)")
+    p.add_argument("--gold", help="data file with gold labels (default: the records' gold)")
+    p.add_argument("--task", help="task file (needed with --gold)")
+    p.add_argument("--prices", help="YAML/JSON: model -> {input, output} USD per 1M tokens")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("reproduce", help="zero-shot vs few-shot vs AnnoLLM, 3 templates")
+    p.add_argument("--out-dir", default="reports")
+    p.add_argument("--limit", type=int, help="only the first N bundled items")
+    p.add_argument("--prices", help="YAML/JSON: model -> {input, output} USD per 1M tokens")
+    _add_backend_args(p, required=False)
+    p.set_defaults(func=cmd_reproduce)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (TaskError, BackendError, ValueError, FileNotFoundError) as err:
+        print(f"llm-annotate: error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,253 @@
+"""Task definitions: instruction, label set with verbalisers, input fields, demonstrations.
+
+Loaded from YAML or JSON; every validation error names the field path and the line::
+
+    name: sentiment
+    instruction: Decide whether the review is positive or negative.
+    input_fields: {text: Review}          # or a list: [text]
+    labels:                               # label -> verbalisers (first one is shown)
+      positive: [positive, good]
+      negative: [negative, bad]
+    demonstrations:
+      - {text: "Loved it.", label: positive}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import InitVar, dataclass, field
+from typing import Any
+
+import yaml
+
+
+class TaskError(ValueError):
+    """A malformed task definition; the message names the field (and line when known)."""
+
+
+@dataclass
+class Demonstration:
+    inputs: dict[str, str]
+    label: str
+    explanation: str | None = None
+
+
+@dataclass
+class TaskSpec:
+    name: str
+    instruction: str
+    input_fields: dict[str, str]  # field name -> display name used in prompts
+    labels: dict[str, list[str]]  # label -> verbalisers; the first is the one shown
+    demonstrations: list[Demonstration] = field(default_factory=list)
+    label_field: str = "label"  # gold label column in data, when present
+    id_field: str = "id"
+    template: dict[str, str] | None = None  # overrides of the prompt template's parts
+    lines: InitVar[dict[str, int] | None] = None  # field path -> line, for error messages
+
+    def __post_init__(self, lines: dict[str, int] | None) -> None:
+        _validate(self, lines or {})
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.labels)
+
+    def shown(self, label: str) -> str:
+        """The verbaliser that prompts show for ``label``."""
+        return self.labels[label][0]
+
+    def check_inputs(self, item: dict[str, Any], where: str) -> None:
+        missing = [f for f in self.input_fields if f not in item or item[f] is None]
+        if missing:
+            raise TaskError(
+                f"{where}: missing input field(s) {missing}; the task needs "
+                f"{list(self.input_fields)}, the item has {sorted(item)}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "name": self.name,
+            "instruction": self.instruction,
+            "input_fields": dict(self.input_fields),
+            "labels": {k: list(v) for k, v in self.labels.items()},
+            "label_field": self.label_field,
+            "id_field": self.id_field,
+            "demonstrations": [
+                {**d.inputs, self.label_field: d.label}
+                | ({"explanation": d.explanation} if d.explanation else {})
+                for d in self.demonstrations
+            ],
+        }
+        if self.template:
+            data["template"] = dict(self.template)
+        return data
+
+
+def _line_map(node: yaml.Node, path: str, out: dict[str, int]) -> None:
+    """Record the 1-based line of every field path; reject duplicate mapping keys."""
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            sub = f"{path}.{name}" if path else name
+            if name in seen:
+                raise TaskError(
+                    f"line {key.start_mark.line + 1}: field {sub!r} is duplicated "
+                    f"(first on line {seen[name]}); allowed: each key once"
+                )
+            seen[name] = key.start_mark.line + 1
+            out[sub] = key.start_mark.line + 1
+            _line_map(value, sub, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, value in enumerate(node.value):
+            _line_map(value, f"{path}[{i}]", out)
+
+
+def _err(lines: dict[str, int], path: str, message: str) -> TaskError:
+    probe = path
+    while probe and probe not in lines:  # fall back to the closest enclosing field
+        probe = probe.rsplit(".", 1)[0] if "." in probe else probe.split("[")[0]
+        if probe == path:
+            break
+    where = f"line {lines[probe]}: " if probe in lines else ""
+    return TaskError(f"{where}field {path!r}: {message}")
+
+
+def _validate(task: TaskSpec, lines: dict[str, int]) -> None:
+    if not isinstance(task.name, str) or not task.name.strip():
+        raise _err(lines, "name", f"{task.name!r} is invalid; allowed: a non-empty string")
+    if not isinstance(task.instruction, str) or not task.instruction.strip():
+        raise _err(lines, "instruction", "is empty; allowed: a non-empty string")
+    if not task.input_fields:
+        raise _err(lines, "input_fields", "is empty; allowed: at least one input field name")
+    if len(task.labels) < 2:
+        raise _err(lines, "labels", f"has {len(task.labels)} label(s); allowed: at least 2")
+    owner: dict[str, str] = {}
+    for label, verbalisers in task.labels.items():
+        path = f"labels.{label}"
+        if not str(label).strip():
+            raise _err(lines, "labels", "contains an empty label name")
+        if not verbalisers:
+            raise _err(lines, path, "has no verbalisers; allowed: a non-empty list of strings")
+        for v in verbalisers:
+            if not isinstance(v, str) or not v.strip():
+                raise _err(lines, path, f"verbaliser {v!r} is empty; allowed: non-empty strings")
+            key = v.strip().lower()
+            if key in owner:
+                raise _err(
+                    lines,
+                    path,
+                    f"verbaliser {v!r} duplicates one of label {owner[key]!r}; "
+                    "allowed: each verbaliser in one label only, once",
+                )
+            owner[key] = label
+    for i, demo in enumerate(task.demonstrations):
+        path = f"demonstrations[{i}]"
+        if demo.label not in task.labels:
+            raise _err(
+                lines,
+                f"{path}.{task.label_field}",
+                f"label {demo.label!r} is not in the label set; allowed: {task.label_names}",
+            )
+        missing = [f for f in task.input_fields if f not in demo.inputs]
+        if missing:
+            raise _err(lines, path, f"is missing input field(s) {missing}")
+
+
+def task_from_dict(data: Any, lines: dict[str, int] | None = None) -> TaskSpec:
+    """Build and validate a ``TaskSpec`` from parsed YAML/JSON (``lines``: path -> line)."""
+    lines = lines or {}
+    if not isinstance(data, dict):
+        raise TaskError(
+            f"the task file must hold a mapping at top level, got {type(data).__name__}"
+        )
+    known = {
+        "name", "instruction", "input_fields", "labels", "demonstrations",
+        "label_field", "id_field", "template",
+    }  # fmt: skip
+    for key in data:
+        if key not in known:
+            raise _err(lines, str(key), f"is unknown; allowed: {sorted(known)}")
+    for key in ("name", "instruction", "input_fields", "labels"):
+        if key not in data:
+            raise TaskError(f"field {key!r} is missing; the task needs {sorted(known)[:4]}...")
+    raw_fields = data["input_fields"]
+    if isinstance(raw_fields, list) and all(isinstance(f, str) for f in raw_fields):
+        input_fields = {f: f for f in raw_fields}
+    elif isinstance(raw_fields, dict):
+        input_fields = {str(k): str(v) for k, v in raw_fields.items()}
+    else:
+        raise _err(lines, "input_fields", "allowed: a list of names or a mapping name -> display")
+    raw_labels = data["labels"]
+    if isinstance(raw_labels, list):
+        if len(set(map(str, raw_labels))) != len(raw_labels):
+            raise _err(lines, "labels", f"{raw_labels} has duplicates; allowed: distinct labels")
+        labels = {str(x): [str(x)] for x in raw_labels}
+    elif isinstance(raw_labels, dict):
+        labels = {}
+        for k, v in raw_labels.items():
+            if isinstance(v, str):
+                v = [v]
+            if v is None:
+                v = [str(k)]
+            if not isinstance(v, list):
+                raise _err(lines, f"labels.{k}", "allowed: a verbaliser string or a list of them")
+            labels[str(k)] = [x if isinstance(x, str) else ("" if x is None else str(x)) for x in v]
+    else:
+        raise _err(lines, "labels", "allowed: a list of labels or a mapping label -> verbalisers")
+    label_field = str(data.get("label_field", "label"))
+    demos = []
+    raw_demos = data.get("demonstrations") or []
+    if not isinstance(raw_demos, list):
+        raise _err(lines, "demonstrations", "allowed: a list of mappings")
+    for i, d in enumerate(raw_demos):
+        if not isinstance(d, dict):
+            raise _err(lines, f"demonstrations[{i}]", "allowed: a mapping of fields")
+        if label_field not in d:
+            raise _err(lines, f"demonstrations[{i}]", f"has no gold label field {label_field!r}")
+        inputs = {k: str(v) for k, v in d.items() if k in input_fields}
+        demos.append(Demonstration(inputs, str(d[label_field]), d.get("explanation")))
+    template = data.get("template")
+    if template is not None and not isinstance(template, dict):
+        raise _err(lines, "template", "allowed: a mapping of template parts")
+    return TaskSpec(
+        name="" if data["name"] is None else str(data["name"]),
+        instruction="" if data["instruction"] is None else str(data["instruction"]),
+        input_fields=input_fields,
+        labels=labels,
+        demonstrations=demos,
+        label_field=label_field,
+        id_field=str(data.get("id_field", "id")),
+        template=template,
+        lines=lines,
+    )
+
+
+def load_task(path: str | os.PathLike) -> TaskSpec:
+    """Read a task from a ``.yaml``/``.yml``/``.json`` file; errors name the line and field."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise TaskError(f"task file {path!r} does not exist")
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    try:
+        if path.endswith(".json"):
+            try:
+                json.loads(text)
+            except json.JSONDecodeError as err:
+                raise TaskError(f"{path}: line {err.lineno}: invalid JSON: {err.msg}") from None
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise TaskError(f"{path}: {where}invalid YAML: {problem}") from None
+    lines: dict[str, int] = {}
+    try:
+        if node is not None:
+            _line_map(node, "", lines)
+        return task_from_dict(data, lines)
+    except TaskError as err:
+        raise TaskError(f"{path}: {err}") from None
