@@ -55,7 +55,7 @@ def test_explain_once_cached_and_saved(task, tmp_path):
 def test_empty_explanation_is_an_error(task):
     backend = ScriptedBackend(lambda p: "   " if EXPLAIN in p else " positive")
     annotator = Annotator(task, backend, AnnotateConfig(mode="cot"))
-    with pytest.raises(RuntimeError, match="empty explanation for demonstration 0"):
+    with pytest.raises(RuntimeError, match="demonstration 0 .* failed 3 times: .*empty"):
         annotator.explain()
 
 
@@ -189,3 +189,12 @@ def test_bad_inputs(task):
         AnnotateConfig(mode="chain")
     with pytest.raises(ValueError, match="k=0"):
         AnnotateConfig(k=0)
+
+
+def test_empty_explanation_is_asked_again(task, tmp_path):
+    answers = iter(["", "A reason."] + ["Another."] * 10)
+    backend = ScriptedBackend(lambda p: next(answers) if EXPLAIN in p else " positive")
+    annotator = Annotator(task, backend, AnnotateConfig(mode="cot"), tmp_path / "c.sqlite")
+    demos = annotator.explain()
+    assert all(d.explanation for d in demos)
+    assert backend.calls == len(demos) + 1

@@ -140,7 +140,7 @@ class Annotator:
         return cache_key(self.backend.identity(), prompt, {**params, "stop": stop})
 
     def _generate_cached(self, prompts: list[str], params: dict, stop: list[str]):
-        """Yield (index, Generation, cached) for ``prompts``; identical prompts are sent once."""
+        """Yield (index, Generation, cached, key) for ``prompts``; identical prompts go once."""
         keys = [self._key(p, params, stop) for p in prompts]
         waiting: dict[str, list[int]] = {}
         for i, key in enumerate(keys):
@@ -149,7 +149,7 @@ class Annotator:
                 continue
             hit = self.cache.get(key)
             if hit is not None:
-                yield i, hit, True
+                yield i, hit, True, key
                 # identical prompts later in the list hit the cache the same way
             else:
                 waiting[key] = [i]
@@ -163,32 +163,45 @@ class Annotator:
             key = order[j]
             self.cache.put(key, self.backend.identity(), send[j], params, gen)
             first, *rest = waiting[key]
-            yield first, gen, False
+            yield first, gen, False, key
             for i in rest:  # duplicates of a prompt just paid for
-                yield i, gen, True
+                yield i, gen, True, key
 
     # -- AnnoLLM step 1 ---------------------------------------------------------------------
-    def explain(self, force: bool = False) -> list[Demonstration]:
-        """Generate an explanation of the gold label for every demonstration lacking one."""
+    def explain(self, force: bool = False, attempts: int = 3) -> list[Demonstration]:
+        """Generate an explanation of the gold label for every demonstration lacking one.
+
+        An empty or failed explanation is asked for again (up to ``attempts`` times, never
+        served from the cache), then is an error: a CoT prompt needs one per demonstration.
+        """
         todo = [
             i for i, d in enumerate(self.demonstrations)
             if force or not (d.explanation and d.explanation.strip())
         ]  # fmt: skip
-        if not todo:
-            return self.demonstrations
-        prompts = [explain_prompt(self.task, self.demonstrations[i], self.template) for i in todo]
         params = {"max_tokens": self.config.explain_max_tokens, "temperature": 0.0, "n": 1}
-        for j, gen, _ in self._generate_cached(prompts, params, [self.template.separator]):
-            demo = self.demonstrations[todo[j]]
-            if not gen.ok:
-                raise BackendError(f"explaining demonstration {todo[j]} failed: {gen.error}")
-            text = gen.completions[0].text.strip()
-            if not text:
-                raise BackendError(
-                    f"the backend returned an empty explanation for demonstration {todo[j]} "
-                    f"(label {demo.label!r}); a CoT prompt needs one per demonstration"
-                )
-            demo.explanation = text
+        stop = [self.template.separator]
+        problems: dict[int, str] = {}
+        for _ in range(attempts):
+            if not todo:
+                break
+            prompts = [
+                explain_prompt(self.task, self.demonstrations[i], self.template) for i in todo
+            ]
+            problems = {}
+            for j, gen, _, key in self._generate_cached(prompts, params, stop):
+                text = gen.completions[0].text.strip() if gen.ok else ""
+                if text:
+                    self.demonstrations[todo[j]].explanation = text
+                    continue
+                problems[todo[j]] = gen.error or "the backend returned an empty explanation"
+                self.cache.delete(key)
+            todo = sorted(problems)
+        if problems:
+            i, reason = next(iter(sorted(problems.items())))
+            raise BackendError(
+                f"explaining demonstration {i} (label {self.demonstrations[i].label!r}) failed "
+                f"{attempts} times: {reason}; a CoT prompt needs one explanation per demonstration"
+            )
         return self.demonstrations
 
     def save_explanations(self, path: str | os.PathLike) -> None:
@@ -258,9 +271,10 @@ class Annotator:
         tokens = sum(self.backend.count_tokens(p) for p in prompts)
         return DryRun(len(items), len(prompts), tokens, budget, example)
 
-    def _record(self, item: dict[str, Any], gen: Generation, cached: bool) -> dict[str, Any]:
+    def _record(self, item: dict[str, Any], gen: Generation, cached: bool, key: str) -> dict:
         record: dict[str, Any] = {
             "id": item["__id"],
+            "prompt_hash": key[:16],
             "mode": self.config.mode,
             "template": self.template.name,
             "model": self.backend.model,
@@ -338,8 +352,8 @@ class Annotator:
             disable = _progress_disabled() if progress is None else not progress
             with tqdm(total=len(todo), desc=f"annotate[{self.config.mode}]", disable=disable,
                       unit="item", dynamic_ncols=True) as bar:  # fmt: skip
-                for i, gen, cached in self._generate_cached(prompts, params, stop):
-                    record = self._record(todo[i], gen, cached)
+                for i, gen, cached, key in self._generate_cached(prompts, params, stop):
+                    record = self._record(todo[i], gen, cached, key)
                     writer.write(record)
                     counts[record["status"]] += 1
                     if not cached:

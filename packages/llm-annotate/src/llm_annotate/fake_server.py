@@ -58,6 +58,7 @@ class FakeOpenAIServer:
         self.attempts: Counter[str] = Counter()  # requests per prompt
         self.paid: Counter[str] = Counter()  # successful answers per prompt
         self.outcomes: Counter[str] = Counter()
+        self.authorization: set[str | None] = set()  # Authorization headers seen
         self.in_flight = 0
         self.max_in_flight = 0
         self._httpd: ThreadingHTTPServer | None = None
@@ -176,12 +177,17 @@ class FakeOpenAIServer:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 length = int(self.headers.get("Content-Length") or 0)
+                if self.path not in ("/v1/chat/completions", "/v1/completions"):
+                    self.rfile.read(length)
+                    self._send(404, {}, b'{"error": {"message": "no such endpoint"}}')
+                    return
                 try:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except ValueError:
                     self._send(400, {}, b'{"error": "bad json"}')
                     return
                 with server.lock:
+                    server.authorization.add(self.headers.get("Authorization"))
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
@@ -193,7 +199,9 @@ class FakeOpenAIServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", self.requested_port), Handler)
         self._httpd.daemon_threads = True
         self._httpd.request_queue_size = 128
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 

@@ -88,6 +88,10 @@ class ResponseCache:
         query = "SELECT 1 FROM generations WHERE key = ?"
         return self._db.execute(query, (key,)).fetchone() is not None
 
+    def delete(self, key: str) -> None:
+        self._db.execute("DELETE FROM generations WHERE key = ?", (key,))
+        self._db.commit()
+
     def put(self, key: str, identity: dict, prompt: str, params: dict, gen: Generation) -> None:
         if not gen.ok:
             return
