@@ -2,7 +2,6 @@ import dataclasses
 import json
 
 import pytest
-
 from lmlab_common import ConfigBase, require, require_choice, require_range
 
 

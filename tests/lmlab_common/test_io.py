@@ -3,7 +3,6 @@ import os
 
 import pytest
 import torch
-
 from lmlab_common import (
     atomic_write,
     atomic_write_json,

@@ -1,8 +1,5 @@
 import pytest
 import torch
-from torch import nn
-from transformers.pytorch_utils import Conv1D
-
 from lmlab_common import (
     find_linear_modules,
     linear_names,
@@ -12,6 +9,8 @@ from lmlab_common import (
     tiny_causal_lm,
     tiny_encoder,
 )
+from torch import nn
+from transformers.pytorch_utils import Conv1D
 
 
 def test_bert_patterns_by_suffix_and_regex():

@@ -2,7 +2,6 @@ import importlib.util
 import os
 
 import pytest
-
 from lmlab_common import english_sentences, minilm_path
 
 

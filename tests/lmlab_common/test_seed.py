@@ -3,7 +3,6 @@ import random
 import numpy as np
 import pytest
 import torch
-
 from lmlab_common import get_device, set_seed
 
 

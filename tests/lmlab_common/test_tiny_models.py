@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from lmlab_common import tiny_causal_lm, tiny_encoder, tiny_seq2seq
 
 

@@ -1,5 +1,4 @@
 import pytest
-
 from lmlab_common import english_sentences, train_tokenizer
 
 
