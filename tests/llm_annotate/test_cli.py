@@ -143,3 +143,12 @@ def test_readme_example_runs(server, tmp_path, monkeypatch):
     records = read_jsonl(tmp_path / "labels.jsonl")
     assert len(records) == 48 and all(r["label"] == r["gold"] for r in records)
     assert os.path.exists(tmp_path / "labels.jsonl.explanations.json")
+
+
+def test_http_path_does_not_import_torch():
+    code = (
+        "import sys, llm_annotate, llm_annotate.cli, llm_annotate.fake_server;"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.split() == ["False", "False"]

@@ -47,8 +47,7 @@ def test_transient_faults_are_retried_until_success():
 
 def test_client_errors_are_not_retried():
     with FakeOpenAIServer() as server:
-        backend = backend_for(server)
-        backend.base_url = backend.base_url + "/nope"
+        backend = OpenAICompatibleBackend(server.base_url + "/nope", "fake", timeout=1.0)
         (gen,) = backend.generate(["x"])
     assert not gen.ok and "HTTP 404" in gen.error and gen.attempts == 1
 
@@ -78,12 +77,15 @@ def test_key_is_sent_but_never_shown(monkeypatch, caplog):
     with FakeOpenAIServer(lambda p: "ok") as server:
         backend = backend_for(server, api_key_env="LLM_ANNOTATE_TEST_KEY")
         (ok,) = backend.generate(["x"])
-        backend.base_url += "/missing"
-        (bad,) = backend.generate(["y"])
         backend.close()
+        wrong = OpenAICompatibleBackend(
+            server.base_url + "/missing", "fake", api_key_env="LLM_ANNOTATE_TEST_KEY"
+        )
+        (bad,) = wrong.generate(["y"])
+        wrong.close()
     assert ok.ok and server.authorization == {f"Bearer {secret}"}
     assert not bad.ok and "HTTP 404" in bad.error
-    assert secret not in repr(backend) and secret not in bad.error
+    assert secret not in repr(backend) and secret not in repr(wrong) and secret not in bad.error
     assert secret not in caplog.text
 
 

@@ -40,6 +40,11 @@ class Faults:
     seed: int = 0
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client killed mid-request (the SIGKILL test) is expected, not an error
+
+
 class FakeOpenAIServer:
     def __init__(
         self,
@@ -151,7 +156,8 @@ class FakeOpenAIServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            protocol_version = "HTTP/1.1"  # keep-alive, like real inference servers
+            disable_nagle_algorithm = True  # no delayed-ACK stalls between headers and body
 
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
@@ -196,7 +202,7 @@ class FakeOpenAIServer:
                     with server.lock:
                         server.in_flight -= 1
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.requested_port), Handler)
+        self._httpd = _QuietServer(("127.0.0.1", self.requested_port), Handler)
         self._httpd.daemon_threads = True
         self._httpd.request_queue_size = 128
         self._thread = threading.Thread(

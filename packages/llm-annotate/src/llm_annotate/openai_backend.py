@@ -1,6 +1,7 @@
 """``OpenAICompatibleBackend``: any server speaking the OpenAI chat/completions HTTP API.
 
-Standard library only (``urllib``), so the HTTP path never imports torch. Reliability rules:
+Standard library only (``http.client`` keep-alive connections), so the HTTP path never
+imports torch. Reliability rules:
 - every request has a timeout;
 - 429, 408, 5xx, timeouts, dropped connections and malformed JSON are retried at most
   ``max_retries`` times with exponential backoff and jitter; a ``Retry-After`` header is
@@ -13,12 +14,14 @@ Standard library only (``urllib``), so the HTTP path never imports torch. Reliab
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 import os
 import random
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -104,6 +107,9 @@ class OpenAICompatibleBackend(Backend):
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self._url = urllib.parse.urlsplit(self.base_url)
+        self._local = threading.local()  # one keep-alive connection per worker thread
+        self._connections: list[http.client.HTTPConnection] = []
 
     def __repr__(self) -> str:  # never shows the key
         return (
@@ -158,25 +164,64 @@ class OpenAICompatibleBackend(Backend):
         body.update(self.extra_body)
         return body
 
+    def _connection(self, fresh: bool = False) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's keep-alive connection (and whether it is being reused)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and not fresh:
+            return conn, True
+        if conn is not None:
+            conn.close()
+        cls = (
+            http.client.HTTPSConnection
+            if self._url.scheme == "https"
+            else http.client.HTTPConnection
+        )
+        conn = cls(self._url.hostname, self._url.port, timeout=self.timeout)
+        self._local.conn = conn
+        with self._rng_lock:
+            self._connections.append(conn)
+        return conn, False
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
     def _post_once(self, body: dict) -> dict:
-        url = f"{self.base_url}/{'chat/completions' if self.endpoint == 'chat' else 'completions'}"
+        path = (
+            f"{self._url.path}/{'chat/completions' if self.endpoint == 'chat' else 'completions'}"
+        )
         data = json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, headers=self._headers(), method="POST")
+        headers = self._headers()
+        conn, reused = self._connection()
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as err:
-            retry_after = parse_retry_after(err.headers.get("Retry-After") if err.headers else None)
-            if err.code in RETRY_STATUS:
-                raise _Retryable(f"HTTP {err.code}", retry_after) from None
-            detail = err.read()[:300].decode("utf-8", "replace")
-            raise ValueError(f"HTTP {err.code} from {url}: {detail}") from None
+            try:
+                conn.request("POST", path, body=data, headers=headers)
+                response = conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                if not reused:
+                    raise
+                # the server closed an idle keep-alive connection: reconnect once, not a retry
+                conn, _ = self._connection(fresh=True)
+                conn.request("POST", path, body=data, headers=headers)
+                response = conn.getresponse()
+            raw = response.read()
         except TimeoutError as err:
+            self._drop_connection()
             raise _Retryable(f"timeout after {self.timeout:g}s") from err
-        except urllib.error.URLError as err:
-            raise _Retryable(f"connection error: {err.reason}") from None
-        except (ConnectionError, OSError) as err:  # reset / incomplete read
-            raise _Retryable(f"connection error: {err}") from None
+        except (http.client.HTTPException, OSError) as err:
+            self._drop_connection()
+            raise _Retryable(f"connection error: {type(err).__name__}: {err}") from None
+        if (response.getheader("Connection") or "").lower() == "close":
+            self._drop_connection()
+        if response.status >= 400:
+            if response.status in RETRY_STATUS:
+                retry_after = parse_retry_after(response.getheader("Retry-After"))
+                raise _Retryable(f"HTTP {response.status}", retry_after)
+            detail = raw[:300].decode("utf-8", "replace")
+            endpoint = path[len(self._url.path) :]
+            raise ValueError(f"HTTP {response.status} from {self.base_url}{endpoint}: {detail}")
         try:
             payload = json.loads(raw)
             if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
@@ -268,5 +313,9 @@ class OpenAICompatibleBackend(Backend):
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        with self._rng_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
