@@ -5,6 +5,7 @@ from llm_annotate import (
     AnnotateConfig,
     Annotator,
     ScriptedBackend,
+    load_items,
     parse_shard,
     prepare_items,
     read_jsonl,
@@ -198,3 +199,14 @@ def test_empty_explanation_is_asked_again(task, tmp_path):
     demos = annotator.explain()
     assert all(d.explanation for d in demos)
     assert backend.calls == len(demos) + 1
+
+
+def test_datasets_input_and_shards_match_dataset_shard(task):
+    from datasets import Dataset
+
+    rows = [{"id": f"x{i}", "text": f"t{i}", "label": "positive"} for i in range(11)]
+    ds = Dataset.from_list(rows)
+    for i in range(3):
+        ours = [r["__id"] for r in prepare_items(load_items(ds), task, (i, 3))]
+        theirs = ds.shard(num_shards=3, index=i, contiguous=True)["id"]
+        assert ours == theirs

@@ -108,3 +108,17 @@ def test_bad_arguments():
         args = {"base_url": "http://x/v1", "model": "m", **kwargs}
         with pytest.raises(ValueError, match=match):
             OpenAICompatibleBackend(**args)
+
+
+def test_servers_ignoring_n_are_topped_up():
+    with FakeOpenAIServer(lambda p: "sample") as server:
+        original = server.handle
+
+        def one_choice(path, body):
+            return original(path, {**body, "n": 1})
+
+        server.handle = one_choice
+        backend = backend_for(server)
+        (gen,) = backend.generate(["x"], n=3, temperature=0.7)
+        backend.close()
+    assert gen.ok and len(gen.completions) == 3 and server.attempts["x"] == 3

@@ -275,6 +275,8 @@ class OpenAICompatibleBackend(Backend):
             try:
                 generation = self._parse(self._post_once(body), stop)
                 generation.attempts = attempt + 1
+                if len(generation.completions) < n:
+                    return self._top_up(generation, body, n, stop)
                 return generation
             except _Retryable as err:
                 reasons.append(str(err))
@@ -287,6 +289,23 @@ class OpenAICompatibleBackend(Backend):
             error=f"gave up after {len(reasons)} attempts: " + "; ".join(reasons[-3:]),
             attempts=len(reasons),
         )
+
+    def _top_up(self, generation: Generation, body: dict, n: int, stop) -> Generation:
+        """Servers that ignore ``n`` (some llama.cpp builds) return one choice: ask again."""
+        for _ in range(n):
+            missing = n - len(generation.completions)
+            if missing <= 0:
+                break
+            more = self.generate_one(
+                body.get("prompt") or body["messages"][-1]["content"],
+                body["max_tokens"], body["temperature"], stop, missing,
+            )  # fmt: skip
+            if not more.ok or not more.completions:
+                return more if not generation.completions else generation
+            generation.completions += more.completions[:missing]
+            generation.usage = generation.usage + more.usage
+            generation.attempts += more.attempts
+        return generation
 
     def stream(self, prompts: Sequence[str], *, max_tokens=256, temperature=0.0, stop=None, n=1):
         validate_sampling(max_tokens, temperature, n)
