@@ -210,3 +210,15 @@ def test_datasets_input_and_shards_match_dataset_shard(task):
         ours = [r["__id"] for r in prepare_items(load_items(ds), task, (i, 3))]
         theirs = ds.shard(num_shards=3, index=i, contiguous=True)["id"]
         assert ours == theirs
+
+
+def test_resume_refuses_an_output_of_another_run(task, tmp_path):
+    items = prepare_items(ROWS, task)
+    out = tmp_path / "out.jsonl"
+    Annotator(task, ScriptedBackend(sentiment_script), AnnotateConfig(mode="zero_shot")).run(
+        items[:2], out
+    )
+    annotator = Annotator(task, ScriptedBackend(sentiment_script), AnnotateConfig(mode="few_shot"))
+    with pytest.raises(ValueError, match="another run.*zero_shot.*use a new output file"):
+        annotator.run(items, out)
+    assert len(read_jsonl(out)) == 2

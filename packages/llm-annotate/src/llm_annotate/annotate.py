@@ -345,6 +345,13 @@ class Annotator:
         counts = Counter()
         usage = Usage()
         with ResultsWriter(out_path, retry_failed=retry_failed) as writer:
+            mine = (self.config.mode, self.template.name, self.backend.model)
+            other = sorted(str(s) for s in writer.signatures - {mine})
+            if other:
+                raise ValueError(
+                    f"{out_path} already holds records of another run {other[0]} "
+                    f"(mode, template, model); this run is {mine}: use a new output file"
+                )
             todo = [item for item in items if item["__id"] not in writer.done]
             prompts = [self.prompt_for(item) for item in todo]
             params = self.config.sampling()

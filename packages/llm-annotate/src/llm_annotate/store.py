@@ -142,7 +142,10 @@ class ResultsWriter:
         self.path = os.fspath(path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self._repair(retry_failed)
-        self.done: set[str] = {str(r["id"]) for r in read_jsonl(self.path)}
+        existing = read_jsonl(self.path)
+        self.done: set[str] = {str(r["id"]) for r in existing}
+        # (mode, template, model) of the records already there, to refuse mixing runs
+        self.signatures = {(r.get("mode"), r.get("template"), r.get("model")) for r in existing}
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._synced = time.monotonic()
 
