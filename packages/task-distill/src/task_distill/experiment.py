@@ -1,0 +1,148 @@
+"""One seeded run of the central claim: TED vs KD vs LWD from the same student.
+
+Shared by ``tests/task_distill/test_claim.py`` and ``task-distill reproduce``.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from lmlab_common import set_seed, tiny_encoder
+
+from .config import TEDConfig
+from .data import PadCollator
+from .synthetic import NuisanceTask, accuracy, finetune, probe_report, train_nuisance_teacher
+from .trainer import FilterTrainer, KDTrainer, LayerwiseTrainer, TEDTrainer
+
+
+@dataclass
+class ClaimSetup:
+    """Sizes and budgets of one claim run (defaults: the CI claim test)."""
+
+    seed: int = 0
+    teacher_hidden: int = 64
+    teacher_layers: int = 2
+    task_dims: int = 16
+    student_hidden: int = 16
+    student_layers: int = 2
+    n_teacher_train: int = 2000
+    n_labelled: int = 300
+    n_test: int = 1000
+    teacher_steps: int = 150
+    teacher_nuisance_steps: int = 100
+    student_ft_steps: int = 100
+    stage1_steps: int = 100
+    distill_steps: int = 150
+    lr: float = 1e-3
+    kl_alpha: float = 1.0
+    ted_mse_alpha: float = 100.0
+    lwd_mse_alpha: float = 1.0
+    init_protocol: str = "same"  # "same": every arm from the fine-tuned student; "official"
+
+
+def _args(out: str, setup: ClaimSetup, steps: int, mse_alpha: float) -> TEDConfig:
+    return TEDConfig(
+        output_dir=out,
+        max_steps=steps,
+        per_device_train_batch_size=32,
+        learning_rate=setup.lr,
+        warmup_steps=0,
+        kl_alpha=setup.kl_alpha,
+        mse_alpha=mse_alpha,
+        use_cpu=True,
+        save_strategy="no",
+        report_to="none",
+        logging_steps=max(steps, 1),
+        disable_tqdm=True,
+        seed=setup.seed,
+        data_seed=setup.seed,
+    )
+
+
+def run_claim(setup: ClaimSetup | None = None) -> dict:
+    """Teacher → fine-tuned student → stage I → KD / LWD / TED; accuracies and probes."""
+    setup = setup or ClaimSetup()
+    t0 = time.time()
+    set_seed(setup.seed)
+    task = NuisanceTask(seed=setup.seed, task_dims=setup.task_dims, min_len=8, max_len=12)
+    big = task.dataset(setup.n_teacher_train, split_seed=1)
+    test = task.dataset(setup.n_test, split_seed=2)
+    labelled = big.select(range(setup.n_labelled)).remove_columns("styles")
+    stage1_data = big.remove_columns("styles")
+    teacher = train_nuisance_teacher(
+        task,
+        big,
+        hidden_size=setup.teacher_hidden,
+        num_layers=setup.teacher_layers,
+        steps=setup.teacher_steps,
+        nuisance_steps=setup.teacher_nuisance_steps,
+        seed=setup.seed,
+    )
+    pretrained = tiny_encoder(
+        "bert",
+        head="sequence_classification",
+        vocab_size=task.vocab_size,
+        hidden_size=setup.student_hidden,
+        num_layers=setup.student_layers,
+        num_heads=2,
+        max_position_embeddings=64,
+        seed=setup.seed + 1,
+    )
+    finetuned = finetune(
+        copy.deepcopy(pretrained), labelled, setup.student_ft_steps, lr=setup.lr, seed=setup.seed
+    )
+    results: dict = {
+        "setup": asdict(setup),
+        "teacher_acc": accuracy(teacher, test),
+        "student_finetuned_acc": accuracy(finetuned, test),
+    }
+    collate = PadCollator()
+    with tempfile.TemporaryDirectory() as tmp:
+        a1 = _args(tmp, setup, setup.stage1_steps, 0.0)
+        t_stage1 = FilterTrainer(
+            teacher, a1, student=finetuned, train_dataset=stage1_data, data_collator=collate
+        )
+        t_stage1.train()
+        s_stage1 = FilterTrainer(
+            copy.deepcopy(finetuned),
+            a1,
+            teacher=teacher,
+            train_dataset=stage1_data,
+            data_collator=collate,
+        )
+        s_stage1.train()
+        t_filters, s_filters = t_stage1.filters, s_stage1.filters
+        last = max(t_filters.layers)
+        probe_set = test.select(range(min(500, len(test))))
+        results["probe_raw"] = probe_report(teacher, probe_set, task, last)
+        results["probe_filtered"] = probe_report(teacher, probe_set, task, last, t_filters)
+        base = finetuned if setup.init_protocol == "same" else pretrained
+        arms = {
+            "kd": (KDTrainer, base, setup.ted_mse_alpha, {}),
+            "lwd": (LayerwiseTrainer, base, setup.lwd_mse_alpha, {}),
+            "ted": (
+                TEDTrainer,
+                finetuned,
+                setup.ted_mse_alpha,
+                {"teacher_filters": t_filters, "student_filters": s_filters},
+            ),
+        }
+        for name, (cls, init, mse_alpha, extra) in arms.items():
+            student = copy.deepcopy(init)
+            trainer = cls(
+                student,
+                _args(tmp, setup, setup.distill_steps, mse_alpha),
+                teacher=teacher,
+                train_dataset=labelled,
+                data_collator=collate,
+                **extra,
+            )
+            trainer.train()
+            results[f"{name}_acc"] = accuracy(student, test)
+    results["seconds"] = round(time.time() - t0, 1)
+    torch.set_grad_enabled(True)
+    return results
