@@ -67,3 +67,28 @@ def test_annotator_mechanics_with_local_model(tiny, task, tmp_path):
 def test_model_object_needs_tokenizer(tiny):
     with pytest.raises(ValueError, match="tokenizer=None"):
         TransformersBackend(tiny[0])
+
+
+def test_prompt_longer_than_context_is_a_failed_generation(tiny):
+    model, tokenizer = tiny
+    backend = TransformersBackend(model, tokenizer, name="tiny")
+    long_prompt = "Query: cheap flights " * 400
+    short, too_long = backend.generate(["Query:", long_prompt], max_tokens=4)
+    assert short.ok
+    assert not too_long.ok and "exceeds the model's context of 1024" in too_long.error
+    cut = TransformersBackend(model, tokenizer, name="tiny", max_prompt_tokens=1000)
+    (gen,) = cut.generate([long_prompt], max_tokens=4)
+    assert gen.ok and gen.usage.prompt_tokens == 1000
+
+
+def test_stop_strings_end_generation(tiny):
+    model, tokenizer = tiny
+    backend = TransformersBackend(model, tokenizer, name="tiny")
+    (free,) = backend.generate(["Query:"], max_tokens=12)
+    text = free.completions[0].text
+    assert len(text) > 2
+    stop = text[1:3]  # a string the model is known to produce early
+    (stopped,) = backend.generate(["Query:"], max_tokens=12, stop=[stop])
+    assert stop not in stopped.completions[0].text
+    assert stopped.completions[0].finish_reason == "stop"
+    assert stopped.usage.completion_tokens < free.usage.completion_tokens

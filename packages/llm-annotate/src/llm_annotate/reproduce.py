@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from .annotate import AnnotateConfig, Annotator
-from .backends import Backend
+from .backends import Backend, BackendError
 from .data import load_items, prepare_items
 from .metrics import Prices, agreement, evaluate
 from .prompts import TEMPLATES
@@ -60,8 +60,13 @@ def run_comparison(
                 task, backend, AnnotateConfig(mode=mode, template=template), cache
             )
             path = os.path.join(work, template, f"{mode}.jsonl")
-            summary = annotator.run(items, path, progress=progress)
-            annotator.close()
+            try:
+                summary = annotator.run(items, path, progress=progress)
+            except BackendError as err:  # e.g. a weak model gives no explanation for a demo
+                results.setdefault(mode, {})[template] = {"error": str(err), "accuracy": 0.0}
+                continue
+            finally:
+                annotator.close()
             records = [r for r in read_jsonl(path) if r["id"] in {i["__id"] for i in items}]
             runs[(template, mode)] = records
             report = evaluate(records, prices=prices)
@@ -75,6 +80,7 @@ def run_comparison(
             }
     stability = {}
     for mode, per_template in results.items():
+        # a (mode, template) that could not run scores 0: it labelled nothing
         accs = [v["accuracy"] for v in per_template.values()]
         stability[mode] = {
             "mean_accuracy": statistics.fmean(accs),
@@ -128,11 +134,18 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines += ["| mode | coverage (mean) | paid calls | prompt tokens | completion tokens |"]
     lines += ["|---|---|---|---|---|"]
     for mode in report["modes"]:
-        row = report["results"][mode].values()
+        row = [v for v in report["results"][mode].values() if "error" not in v]
+        if not row:
+            lines.append(f"| {mode} | could not run | 0 | 0 | 0 |")
+            continue
         cov = statistics.fmean(v["coverage"] for v in row)
         calls = sum(v["usage"]["paid_calls"] for v in row)
         pt = sum(v["usage"]["prompt_tokens"] for v in row)
         ct = sum(v["usage"]["completion_tokens"] for v in row)
         lines.append(f"| {mode} | {cov:.3f} | {calls} | {pt} | {ct} |")
+    for mode in report["modes"]:
+        for template, v in report["results"][mode].items():
+            if "error" in v:
+                lines.append(f"- {mode} / {template} could not run: {v['error']}")
     lines += ["", report["note"], ""]
     return "\n".join(lines)

@@ -68,63 +68,95 @@ class TransformersBackend(Backend):
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def context_length(self) -> int | None:
+        config = self.lm.config
+        for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+            value = getattr(config, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
+
     def stream(self, prompts: Sequence[str], *, max_tokens=256, temperature=0.0, stop=None, n=1):
         validate_sampling(max_tokens, temperature, n)
-        torch = self._torch
         prompts = list(prompts)
-        device = next(self.lm.parameters()).device
-        for start in range(0, len(prompts), self.batch_size):
-            batch = prompts[start : start + self.batch_size]
-            enc = self.tokenizer(
-                batch,
-                return_tensors="pt",
-                padding=True,
-                add_special_tokens=False,
-                truncation=self.max_prompt_tokens is not None,
-                max_length=self.max_prompt_tokens,
-            ).to(device)
-            kwargs: dict[str, Any] = {
-                "max_new_tokens": max_tokens,
-                "num_return_sequences": n,
-                "return_dict_in_generate": True,
-                "output_scores": True,
-                "pad_token_id": self.tokenizer.pad_token_id,
-            }
-            if temperature > 0:
-                kwargs.update(do_sample=True, temperature=temperature, top_k=0)
-                torch.manual_seed(self.seed + start)
+        context = self.context_length()
+        fits = []
+        for index, prompt in enumerate(prompts):
+            length = self.count_tokens(prompt)
+            if self.max_prompt_tokens is not None:
+                length = min(length, self.max_prompt_tokens)
+            if context is not None and length + max_tokens > context:
+                reason = (
+                    f"prompt has {length} tokens; with max_tokens={max_tokens} it exceeds the "
+                    f"model's context of {context} tokens (set max_prompt_tokens to cut it)"
+                )
+                yield index, Generation(error=reason)
             else:
-                kwargs.update(do_sample=False)
-            with torch.no_grad():
-                out = self.lm.generate(**enc, **kwargs)
-            prompt_len = enc["input_ids"].shape[1]
-            new_tokens = out.sequences[:, prompt_len:]  # (batch*n, new)
-            scores = self.lm.compute_transition_scores(
-                out.sequences, out.scores, normalize_logits=True
-            )  # (batch*n, new)
-            eos = self.tokenizer.eos_token_id
-            for b in range(len(batch)):
-                completions = []
-                completion_tokens = 0
-                for j in range(n):
-                    row = b * n + j
-                    ids = new_tokens[row].tolist()
-                    finish = "length"
-                    if eos is not None and eos in ids:
-                        ids = ids[: ids.index(eos)]
-                        finish = "stop"
-                    logprob = float(scores[row, : max(1, len(ids))].sum())
-                    text = self.tokenizer.decode(ids, skip_special_tokens=True)
-                    text, cut = apply_stop(text, stop)
-                    completions.append(
-                        Completion(
-                            text=text, finish_reason="stop" if cut else finish, logprob=logprob
-                        )
-                    )
-                    completion_tokens += len(ids)
-                prompt_tokens = int(enc["attention_mask"][b].sum())
-                usage = Usage(prompt_tokens, completion_tokens)
-                yield start + b, Generation(completions=completions, usage=usage)
+                fits.append(index)
+        for start in range(0, len(fits), self.batch_size):
+            chunk = fits[start : start + self.batch_size]
+            for j, generation in enumerate(
+                self._generate_batch([prompts[i] for i in chunk], max_tokens, temperature, stop, n)
+            ):
+                yield chunk[j], generation
+
+    def _generate_batch(self, batch, max_tokens, temperature, stop, n) -> list[Generation]:
+        torch = self._torch
+        device = next(self.lm.parameters()).device
+        enc = self.tokenizer(
+            batch,
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=False,
+            truncation=self.max_prompt_tokens is not None,
+            max_length=self.max_prompt_tokens,
+        ).to(device)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max_tokens,
+            "num_return_sequences": n,
+            "return_dict_in_generate": True,
+            "output_scores": True,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if stop:  # stop early instead of generating to max_tokens and cutting afterwards
+            kwargs.update(stop_strings=list(stop), tokenizer=self.tokenizer)
+        if temperature > 0:
+            kwargs.update(do_sample=True, temperature=temperature, top_k=0)
+            torch.manual_seed(self.seed)
+        else:
+            kwargs.update(do_sample=False)
+        with torch.no_grad():
+            out = self.lm.generate(**enc, **kwargs)
+        prompt_len = enc["input_ids"].shape[1]
+        new_tokens = out.sequences[:, prompt_len:]  # (batch*n, new)
+        scores = self.lm.compute_transition_scores(
+            out.sequences, out.scores, normalize_logits=True
+        )  # (batch*n, new)
+        eos = self.tokenizer.eos_token_id
+        pad = self.tokenizer.pad_token_id
+        results = []
+        for b in range(len(batch)):
+            completions = []
+            completion_tokens = 0
+            for j in range(n):
+                row = b * n + j
+                ids = new_tokens[row].tolist()
+                finish = "length"
+                if eos is not None and eos in ids:
+                    ids = ids[: ids.index(eos)]
+                    finish = "stop"
+                elif pad is not None and pad in ids:  # finished early by a stop string
+                    ids = ids[: ids.index(pad)]
+                    finish = "stop"
+                logprob = float(scores[row, : max(1, len(ids))].sum())
+                text = self.tokenizer.decode(ids, skip_special_tokens=True)
+                text, cut = apply_stop(text, stop)
+                finish = "stop" if cut else finish
+                completions.append(Completion(text=text, finish_reason=finish, logprob=logprob))
+                completion_tokens += len(ids)
+            prompt_tokens = int(enc["attention_mask"][b].sum())
+            results.append(Generation(completions, Usage(prompt_tokens, completion_tokens)))
+        return results
 
     def close(self) -> None:
         self.lm = self.lm.to("cpu")
