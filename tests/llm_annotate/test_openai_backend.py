@@ -122,3 +122,16 @@ def test_servers_ignoring_n_are_topped_up():
         (gen,) = backend.generate(["x"], n=3, temperature=0.7)
         backend.close()
     assert gen.ok and len(gen.completions) == 3 and server.attempts["x"] == 3
+
+
+def test_odd_payloads_become_failed_generations():
+    bodies = iter(
+        [b'{"choices": ["oops"]}', b"[1, 2]", b'{"choices": [{"message": {"content": 5}}]}']
+    )
+    with FakeOpenAIServer() as server:
+        server.handle = lambda path, body: (200, {}, next(bodies))
+        backend = backend_for(server, max_retries=2)
+        (gen,) = backend.generate(["x"])
+        backend.close()
+    assert not gen.ok and gen.attempts == 3
+    assert "a choice is not an object" in gen.error and "not a string" in gen.error

@@ -231,6 +231,8 @@ class OpenAICompatibleBackend(Backend):
         return payload
 
     def _parse(self, payload: dict, stop) -> Generation:
+        if not all(isinstance(c, dict) for c in payload["choices"]):
+            raise _Retryable("malformed response: a choice is not an object")
         completions = []
         for choice in sorted(payload["choices"], key=lambda c: c.get("index", 0)):
             if self.endpoint == "chat":
@@ -283,8 +285,10 @@ class OpenAICompatibleBackend(Backend):
                 if attempt == self.max_retries:
                     break
                 time.sleep(self._delay(attempt, err.retry_after))
-            except (ValueError, KeyError, TypeError) as err:
+            except ValueError as err:  # a client error (4xx): retrying cannot help
                 return Generation(error=str(err), attempts=attempt + 1)
+            except Exception as err:  # noqa: BLE001 - one odd answer must not sink a long run
+                return Generation(error=f"{type(err).__name__}: {err}", attempts=attempt + 1)
         return Generation(
             error=f"gave up after {len(reasons)} attempts: " + "; ".join(reasons[-3:]),
             attempts=len(reasons),
