@@ -222,3 +222,10 @@ def test_resume_refuses_an_output_of_another_run(task, tmp_path):
     with pytest.raises(ValueError, match="another run.*zero_shot.*use a new output file"):
         annotator.run(items, out)
     assert len(read_jsonl(out)) == 2
+
+
+def test_explanation_keeps_the_reason_not_a_restated_answer(task):
+    backend = ScriptedBackend(lambda p: "Strong praise.\nSo the answer is: positive")
+    annotator = Annotator(task, backend, AnnotateConfig(mode="cot"))
+    demos = annotator.explain()
+    assert demos[0].explanation == "Strong praise."

@@ -85,3 +85,17 @@ def test_missing_file():
 def test_missing_input_field_in_item(task):
     with pytest.raises(TaskError, match=r"missing input field\(s\) \['text'\]"):
         task.check_inputs({"review": "x"}, "row 3")
+
+
+def test_errors_without_a_file_name_the_field():
+    data = {
+        "name": "t",
+        "instruction": "i",
+        "input_fields": ["x"],
+        "labels": {"a": ["yes"], "b": ["YES"]},
+    }
+    with pytest.raises(TaskError, match=r"^field 'labels\.b': verbaliser 'YES' duplicates"):
+        task_from_dict(data)
+    data["labels"] = {"a": ["yes"], "b": []}
+    with pytest.raises(TaskError, match=r"field 'labels\.b': has no verbalisers"):
+        task_from_dict(data)

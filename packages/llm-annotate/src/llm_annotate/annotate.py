@@ -190,6 +190,10 @@ class Annotator:
             problems = {}
             for j, gen, _, key in self._generate_cached(prompts, params, stop):
                 text = gen.completions[0].text.strip() if gen.ok else ""
+                # drop a trailing "So the answer is: X": the CoT demo template adds its own
+                parsed = parse_label(text, self.task, [self.template.cot_cue])
+                if parsed.ok and parsed.explanation:
+                    text = parsed.explanation
                 if text:
                     self.demonstrations[todo[j]].explanation = text
                     continue

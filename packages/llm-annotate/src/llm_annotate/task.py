@@ -105,12 +105,12 @@ def _line_map(node: yaml.Node, path: str, out: dict[str, int]) -> None:
 
 
 def _err(lines: dict[str, int], path: str, message: str) -> TaskError:
+    """An error naming ``path`` and the line of it or of its closest enclosing field."""
     probe = path
-    while probe and probe not in lines:  # fall back to the closest enclosing field
-        probe = probe.rsplit(".", 1)[0] if "." in probe else probe.split("[")[0]
-        if probe == path:
-            break
-    where = f"line {lines[probe]}: " if probe in lines else ""
+    while probe and probe not in lines:
+        cut = max(probe.rfind("."), probe.rfind("["))
+        probe = probe[:cut] if cut > 0 else ""
+    where = f"line {lines[probe]}: " if probe else ""
     return TaskError(f"{where}field {path!r}: {message}")
 
 
