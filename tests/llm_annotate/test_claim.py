@@ -85,9 +85,9 @@ def test_reliability_against_hostile_server(task, tmp_path):
         assert "empty answer" in reasons and "truncated" in reasons
         failed = [r for r in records if r["status"] == "failed"]
         assert failed and all("gave up after 5 attempts" in r["reason"] for r in failed)
-        # every fault kind was actually injected, and concurrency stayed bounded
+        # every fault kind was actually injected (the concurrency bound is tested on its own,
+        # without timeouts, in test_openai_backend.py: here abandoned requests blur it)
         assert all(server.outcomes[k] > 0 for k in ("429", "500", "timeout", "malformed"))
-        assert server.max_in_flight <= 8 + server.outcomes["timeout"]
         assert status["ok"] >= 0.75 * N_ITEMS
 
         # a rerun into a new file pays nothing again: only never-answered prompts are retried
