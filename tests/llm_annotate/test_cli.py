@@ -155,3 +155,18 @@ def test_http_path_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.split() == ["False", "False"]
+
+
+def test_eval_against_a_separate_gold_file(tmp_path, capsys):
+    pred = tmp_path / "pred.jsonl"
+    rows = [("qk-001", "relevant"), ("qk-002", "relevant"), ("qk-003", None)]
+    pred.write_text(
+        "".join(json.dumps({"id": i, "label": lab, "status": "ok"}) + "\n" for i, lab in rows)
+    )
+    args = ["eval", "--pred", str(pred), "--gold", bundled_data_path(), "--task"]
+    assert main([*args, bundled_task_path()]) == 0
+    report = json.loads(capsys.readouterr().out)[str(pred)]
+    # gold: qk-001 relevant, qk-002 irrelevant, qk-003 relevant -> 1 of 3 right
+    assert report["accuracy"] == pytest.approx(1 / 3)
+    assert report["confusion"]["irrelevant"] == {"relevant": 1}
+    assert report["coverage"] == pytest.approx(2 / 3)
