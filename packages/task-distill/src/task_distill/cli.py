@@ -87,27 +87,21 @@ def _parse(dataclasses_, argv, prog):
 
 def learn_filters(argv: list[str]) -> int:
     from .data import PadCollator
-    from .mapping import num_layers, resolve_layer_pairs
     from .trainer import FilterTrainer
 
     fargs, data, args = _parse((FilterArgs,), argv, "task-distill learn-filters")
     model = _auto_model(fargs.model)
-    layers = None
+    pair: dict = {}
     if fargs.other_model:
+        if fargs.role not in ("teacher", "student"):
+            raise SystemExit(f"error: --role {fargs.role!r}; allowed: teacher, student")
         other = _auto_model(fargs.other_model)
-        student, teacher = (other, model) if fargs.role == "teacher" else (model, other)
-        pairs = resolve_layer_pairs(
-            args.layer_mapping,
-            num_layers(student.config),
-            num_layers(teacher.config),
-            args.num_filters,
-        )
-        layers = [t if fargs.role == "teacher" else s for s, t in pairs]
+        pair = {"student": other} if fargs.role == "teacher" else {"teacher": other}
     causal = "CausalLM" in type(model).__name__ or "LMHead" in type(model).__name__
     trainer = FilterTrainer(
         model,
         args,
-        layers=layers,
+        **pair,
         train_dataset=_load_data(data),
         data_collator=PadCollator(causal_lm=causal),
     )

@@ -26,17 +26,16 @@ class ClaimSetup:
     seed: int = 0
     teacher_hidden: int = 64
     teacher_layers: int = 2
-    task_dims: int = 16
     student_hidden: int = 16
     student_layers: int = 2
     n_teacher_train: int = 2000
-    n_labelled: int = 300
-    n_test: int = 1000
-    teacher_steps: int = 150
-    teacher_nuisance_steps: int = 100
-    student_ft_steps: int = 100
-    stage1_steps: int = 100
-    distill_steps: int = 150
+    n_labelled: int = 200
+    n_test: int = 500
+    nuisance_scale: float = 1.0
+    teacher_steps: int = 200
+    student_ft_steps: int = 60
+    stage1_steps: int = 60
+    distill_steps: int = 100
     lr: float = 1e-3
     kl_alpha: float = 1.0
     ted_mse_alpha: float = 100.0
@@ -68,7 +67,7 @@ def run_claim(setup: ClaimSetup | None = None) -> dict:
     setup = setup or ClaimSetup()
     t0 = time.time()
     set_seed(setup.seed)
-    task = NuisanceTask(seed=setup.seed, task_dims=setup.task_dims, min_len=8, max_len=12)
+    task = NuisanceTask(seed=setup.seed, n_contents=16, n_styles=16, min_len=8, max_len=12)
     big = task.dataset(setup.n_teacher_train, split_seed=1)
     test = task.dataset(setup.n_test, split_seed=2)
     labelled = big.select(range(setup.n_labelled)).remove_columns("styles")
@@ -145,4 +144,78 @@ def run_claim(setup: ClaimSetup | None = None) -> dict:
             results[f"{name}_acc"] = accuracy(student, test)
     results["seconds"] = round(time.time() - t0, 1)
     torch.set_grad_enabled(True)
+    return results
+
+
+@dataclass
+class LMSetup:
+    """Causal-LM continual pre-training: GPT-2 teacher 4×64 → student 2×32 on a Markov LM."""
+
+    seed: int = 0
+    n_train: int = 1000
+    n_test: int = 200
+    seq_len: int = 32
+    teacher_steps: int = 300
+    student_pre_steps: int = 50
+    stage1_steps: int = 60
+    distill_steps: int = 150
+    lr: float = 2e-3
+    kl_alpha: float = 1.0
+    ted_mse_alpha: float = 10.0
+    lwd_mse_alpha: float = 1.0
+
+
+def run_lm(setup: LMSetup | None = None) -> dict:
+    """Perplexity of KD / LWD / TED students (same init, same steps) and of the teacher."""
+    from lmlab_common import tiny_causal_lm
+
+    from .synthetic import markov_lm_dataset, perplexity
+
+    setup = setup or LMSetup()
+    t0 = time.time()
+    set_seed(setup.seed)
+    train = markov_lm_dataset(setup.n_train, setup.seq_len, seed=setup.seed, split_seed=1)
+    test = markov_lm_dataset(setup.n_test, setup.seq_len, seed=setup.seed, split_seed=2)
+    vocab = 5 + 48
+    teacher = tiny_causal_lm("gpt2", vocab, 64, 4, 4, seed=setup.seed)
+    teacher = finetune(teacher, train, setup.teacher_steps, lr=setup.lr, seed=setup.seed)
+    student = tiny_causal_lm("gpt2", vocab, 32, 2, 2, seed=setup.seed + 1)
+    student = finetune(student, train, setup.student_pre_steps, lr=setup.lr, seed=setup.seed)
+    results: dict = {
+        "setup": asdict(setup),
+        "teacher_ppl": perplexity(teacher, test),
+        "student_init_ppl": perplexity(student, test),
+    }
+    collate = PadCollator(causal_lm=True)
+    lm_setup = ClaimSetup(seed=setup.seed, lr=setup.lr, kl_alpha=setup.kl_alpha)
+    with tempfile.TemporaryDirectory() as tmp:
+        a1 = _args(tmp, lm_setup, setup.stage1_steps, 0.0)
+        ft = FilterTrainer(teacher, a1, student=student, train_dataset=train, data_collator=collate)
+        ft.train()
+        fs = FilterTrainer(
+            copy.deepcopy(student), a1, teacher=teacher, train_dataset=train, data_collator=collate
+        )
+        fs.train()
+        arms = {
+            "kd": (KDTrainer, setup.ted_mse_alpha, {}),
+            "lwd": (LayerwiseTrainer, setup.lwd_mse_alpha, {}),
+            "ted": (
+                TEDTrainer,
+                setup.ted_mse_alpha,
+                {"teacher_filters": ft.filters, "student_filters": fs.filters},
+            ),
+        }
+        for name, (cls, mse_alpha, extra) in arms.items():
+            s = copy.deepcopy(student)
+            trainer = cls(
+                s,
+                _args(tmp, lm_setup, setup.distill_steps, mse_alpha),
+                teacher=teacher,
+                train_dataset=train,
+                data_collator=collate,
+                **extra,
+            )
+            trainer.train()
+            results[f"{name}_ppl"] = perplexity(s, test)
+    results["seconds"] = round(time.time() - t0, 1)
     return results

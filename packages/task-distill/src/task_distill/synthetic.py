@@ -2,10 +2,10 @@
 
 **Nuisance classification.** Every token is a (content, style) pair, id ``5 + c·S + s``. The
 label is whether "positive" contents outnumber "negative" ones; it is independent of the
-styles. The teacher is trained to classify *and* to write a high-variance random code of two
-nuisance variables (the token's style and the previous token's style) into most of its hidden
-dimensions at every layer, so its raw states are dominated by task-irrelevant information —
-the premise of TED. A small student cannot fit those codes (64 codes in 96 dimensions).
+styles. The teacher carries large random codes of two nuisance variables (each token's style
+and its position) in its embeddings, so its raw states at every layer are dominated by
+task-irrelevant variance — the premise of TED. With 16 styles and up to 14 positions the
+nuisance spans more directions than a 16-wide student has.
 
 **Markov LM.** Sequences from a seeded sparse second-order Markov chain, for the causal-LM
 continual pre-training scenario.
@@ -36,7 +36,6 @@ class NuisanceTask:
     n_styles: int = 8
     min_len: int = 12
     max_len: int = 16
-    task_dims: int = 32  # teacher hidden dims left free for the task; the rest carry nuisance
     seed: int = 0
 
     @property
@@ -68,12 +67,6 @@ class NuisanceTask:
             rows["styles"].append([0, *styles.tolist(), 0])
         return Dataset.from_dict(rows)
 
-    def nuisance_codes(self, hidden: int) -> torch.Tensor:
-        """``(S·S, hidden - task_dims)`` fixed ±1 codes of (style, previous style)."""
-        g = torch.Generator().manual_seed(self.seed + 104729)
-        n = self.n_styles * self.n_styles
-        return torch.randint(0, 2, (n, hidden - self.task_dims), generator=g).float() * 2 - 1
-
 
 def _batches(ds: Dataset, batch_size: int, seed: int, causal_lm: bool = False):
     collate = PadCollator(causal_lm=causal_lm)
@@ -90,28 +83,23 @@ def _batches(ds: Dataset, batch_size: int, seed: int, causal_lm: bool = False):
             yield batch
 
 
-def _nuisance_target(styles: torch.Tensor, codes: torch.Tensor, n_styles: int) -> torch.Tensor:
-    prev = torch.cat([torch.zeros_like(styles[:, :1]), styles[:, :-1]], dim=1)
-    return codes[styles * n_styles + prev]  # (B, T, hidden - task_dims)
-
-
 def train_nuisance_teacher(
     task: NuisanceTask,
     train: Dataset,
-    hidden_size: int = 128,
-    num_layers: int = 4,
-    steps: int = 150,
-    nuisance_steps: int = 100,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    steps: int = 200,
     batch_size: int = 32,
     lr: float = 1e-3,
-    nuisance_weight: float = 1.0,
+    nuisance_scale: float = 1.0,
     seed: int = 0,
 ) -> PreTrainedModel:
-    """A BERT teacher: ``steps`` on the label, then ``nuisance_steps`` on label + nuisance.
+    """A BERT teacher whose states are dominated by two nuisance variables (plain loop).
 
-    The nuisance loss is the MSE between hidden dims ``task_dims:`` of every layer and the
-    code of (style, previous style) on every token except [CLS] (plain loop). Learning the
-    task first matters: with the nuisance loss from step 0 the label was not learned.
+    Before training, a fixed random ±``nuisance_scale`` code of each token's *style* is added
+    to its word embedding and a code of each *position* to the position embeddings, so every
+    layer's residual stream carries these high-variance, label-independent directions; the
+    teacher is then trained on the label only.
     """
     torch.manual_seed(seed)
     model = tiny_encoder(
@@ -123,40 +111,18 @@ def train_nuisance_teacher(
         num_heads=4,
         max_position_embeddings=64,
         seed=seed,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
     )
-    codes = task.nuisance_codes(hidden_size)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    model.train()
-    batches = _batches(train, batch_size, seed)
-    for step in range(steps + nuisance_steps):
-        b = next(batches)
-        out = model(
-            input_ids=b["input_ids"],
-            attention_mask=b["attention_mask"],
-            labels=b["labels"],
-            output_hidden_states=True,
+    g = torch.Generator().manual_seed(task.seed + 104729)
+    style_codes = torch.randint(0, 2, (task.n_styles, hidden_size), generator=g).float() * 2 - 1
+    pos_codes = torch.randint(0, 2, (64, hidden_size), generator=g).float() * 2 - 1
+    emb = model.bert.embeddings
+    with torch.no_grad():
+        ids = torch.arange(N_SPECIAL, task.vocab_size)
+        emb.word_embeddings.weight[ids] += (
+            nuisance_scale * style_codes[(ids - N_SPECIAL) % task.n_styles]
         )
-        if step < steps:
-            opt.zero_grad()
-            out.loss.backward()
-            opt.step()
-            continue
-        target = _nuisance_target(b["styles"], codes, task.n_styles)
-        m = b["attention_mask"].unsqueeze(-1).float()
-        m[:, 0] = 0.0
-        nuis = torch.stack(
-            [
-                ((h[..., task.task_dims :] - target) ** 2 * m).sum() / m.sum() / target.shape[-1]
-                for h in out.hidden_states[1:]
-            ]
-        ).mean()
-        loss = out.loss + nuisance_weight * nuis
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval()
+        emb.position_embeddings.weight += nuisance_scale * pos_codes
+    return finetune(model, train.remove_columns("styles"), steps, batch_size, lr, seed)
 
 
 def finetune(
@@ -264,7 +230,7 @@ def probe_report(
     """Linear probes on raw (or filtered) states of ``layer``, on token positions.
 
     - ``nuisance_share``: fraction of the states' variance explained by a linear map of the
-      one-hot (style, previous style) — how much of the representation the nuisance occupies.
+      one-hots of the style and the position — how much of the representation the nuisance occupies.
     - ``task_probe_acc``: held-out accuracy of a ridge probe from the first-token state to the
       label (second half of ``ds`` tested, first half fitted) — whether task information stays.
     """
@@ -282,9 +248,10 @@ def probe_report(
     lengths = b["attention_mask"].sum(1)
     real[torch.arange(len(lengths)), lengths - 1] = False  # nor [SEP]
     x = h[real].double()  # (N, D)
-    prev = torch.cat([torch.zeros_like(st[:, :1]), st[:, :-1]], dim=1)
-    code = (st * task.n_styles + prev)[real]
-    onehot = F.one_hot(code, task.n_styles**2).double()
+    pos = torch.arange(st.shape[1]).expand_as(st)[real]
+    onehot = torch.cat(
+        [F.one_hot(st[real], task.n_styles), F.one_hot(pos, st.shape[1])], dim=1
+    ).double()
     xc = x - x.mean(0)
     coef = torch.linalg.lstsq(onehot, xc).solution
     resid = xc - onehot @ coef
