@@ -122,11 +122,11 @@ def test_state_format_and_parse_errors():
     assert text == "<state> s : [ x , y , z ] <dictsep> t : a : b </state>"
     assert parse_state(text) == state
     assert serialize_trace([Step(3, {"x": "1"}, ["5"])]) == (
-        "<line> <3> <state> x : 1 </state> <output> 5"
+        "<output> 5 <line> <3> <state> x : 1 </state>"
     )
     with pytest.raises(ValueError, match="state"):
         parse_state("x : 1")
     with pytest.raises(ValueError, match="line number"):
         parse_trace("<line> 3 <state> </state>")
     with pytest.raises(ValueError, match="output"):
-        parse_trace("<output> 5")
+        parse_trace("<line> <0> <state> </state> <output> 5")

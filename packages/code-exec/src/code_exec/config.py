@@ -110,7 +110,7 @@ class CodeExecTrainingArguments(Seq2SeqTrainingArguments):
         require_range("value_token_weight", self.value_token_weight, 0, None, low_inclusive=False)
         require_range("structure_token_weight", self.structure_token_weight, 0, None,
                       low_inclusive=False)  # fmt: skip
-        require_choice("curriculum", self.curriculum, ("curriculum", "mixed"))
+        require_choice("curriculum", self.curriculum, ("curriculum", "mixed", "none"))
         for name in ("stage_fractions", "stage3_mix"):
             value = tuple(getattr(self, name))
             ok = len(value) == 3 and all(v >= 0 for v in value) and abs(sum(value) - 1) < 1e-6

@@ -2,7 +2,9 @@
 
 One executed line becomes ``<line> <k> <state> name : value <dictsep> ... </state>`` where ``k``
 is the 0-based line number and the state holds the visible variables *after* the line ran.
-Text printed by that line follows as one ``<output> text`` segment per printed line.
+Text printed by that line comes as one ``<output> text`` segment per printed line, placed just
+*before* the line's ``<line>`` segment: the official metric drops a final segment that has no
+``</state>``, so an output at the very end of a trace would never be scored.
 Values are rendered as space-separated tokens, strings without quotes (official README style).
 """
 
@@ -77,13 +79,13 @@ class Trace:
 def serialize_step(step: Step) -> str:
     state = f" {DICTSEP} ".join(f"{k} : {v}" for k, v in step.state.items())
     body = f"{STATE} {state} {END_STATE}" if state else f"{STATE} {END_STATE}"
-    parts = [f"{LINE} <{step.line}> {body}"]
-    parts += [f"{OUTPUT} {text}" for text in step.output]
+    parts = [f"{OUTPUT} {text}" for text in step.output]
+    parts.append(f"{LINE} <{step.line}> {body}")
     return " ".join(parts)
 
 
 def serialize_trace(steps: list[Step]) -> str:
-    """``<line> <k> <state> a : 1 <dictsep> b : [ 1 , 2 ] </state> <output> 3 ...``."""
+    """``<line> <k> <state> a : 1 <dictsep> b : [ 1 , 2 ] </state> <output> 3 <line> ...``."""
     return " ".join(serialize_step(s) for s in steps)
 
 
@@ -113,22 +115,24 @@ def parse_state(text: str) -> dict[str, str]:
 def parse_trace(text: str) -> list[Step]:
     """Parse the official format back into steps (inverse of :func:`serialize_trace`)."""
     steps: list[Step] = []
+    outputs: list[str] = []
     pieces = [p for p in _SEGMENT.split(text.strip()) if p.strip()]
     i = 0
     while i < len(pieces):
         marker = pieces[i]
         body = pieces[i + 1].strip() if i + 1 < len(pieces) else ""
         if marker == OUTPUT:
-            if not steps:
-                raise ValueError("trace is invalid: an <output> segment before any <line>")
-            steps[-1].output.append(body)
+            outputs.append(body)
         elif marker == LINE:
             number, _, rest = body.partition(" ")
             match = _LINE_NO.match(number)
             if not match:
                 raise ValueError(f"line number {number!r} is invalid; allowed: '<k>'")
-            steps.append(Step(int(match.group(1)), parse_state(rest)))
+            steps.append(Step(int(match.group(1)), parse_state(rest), outputs))
+            outputs = []
         else:
             raise ValueError(f"trace is invalid at {marker[:40]!r}; allowed: <line> or <output>")
         i += 2
+    if outputs:
+        raise ValueError("trace is invalid: <output> segments after the last <line>")
     return steps

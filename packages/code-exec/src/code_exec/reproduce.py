@@ -1,0 +1,152 @@
+"""Small-scale reproduction: mutation augmentation (equal example count) and curriculum.
+
+``run_augmentation(seed)`` trains two tiny BART models on the same number of examples --
+originals only vs half originals + half their mutants -- and scores both on mutants of
+held-out programs. ``reproduce(seeds)`` writes ``reports/code-exec.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+
+import datasets
+import torch
+from lmlab_common import atomic_write_json, atomic_write_text, set_seed, tiny_seq2seq
+
+from .config import CodeExecTrainingArguments, MutationConfig
+from .data import build_examples
+from .metrics import compute_metrics
+from .sandbox import Sandbox
+from .trainer import (
+    CodeExecTrainer,
+    TraceCollator,
+    build_tokenizer,
+    encode_example,
+    predict_traces,
+)
+
+MAX_SOURCE, MAX_TARGET = 96, 80
+
+
+def make_splits(seed: int, n_train: int = 200, n_test: int = 60, sandbox: Sandbox | None = None):
+    """Originals + mutants for training, mutants of held-out originals for testing."""
+    mutation = MutationConfig(mutants_per_program=2, max_candidates=8)
+    own = sandbox is None
+    box = sandbox or Sandbox(pool_size=2)
+    try:
+        train = build_examples("mutated_small", range(n_train), box, seed, mutation, 8)
+        held = range(100_000, 100_000 + n_test)
+        test = build_examples("mutated_small", held, box, seed, mutation, 8)
+    finally:
+        if own:
+            box.close()
+    originals = [r for r in train if not r["is_mutant"]]
+    mutants = [r for r in train if r["is_mutant"]]
+    return (
+        originals,
+        mutants,
+        [r for r in test if r["is_mutant"]],
+        [r for r in test if not r["is_mutant"]],
+    )
+
+
+def train_and_score(train_rows, test_sets, tokenizer, seed: int, steps: int, **arg_overrides):
+    """Train a tiny BART on ``train_rows``; return {name: TraceMetrics dict} per test set."""
+    set_seed(seed)
+    model = tiny_seq2seq(
+        "bart",
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        num_layers=2,
+        num_heads=2,
+        max_position_embeddings=128,
+        seed=seed,
+    )
+    rows = [
+        encode_example(tokenizer, r["source"], r["target"], MAX_SOURCE, MAX_TARGET)
+        for r in train_rows
+    ]
+    if any("tier" in r for r in train_rows):
+        rows = [{**e, "tier": r["tier"]} for e, r in zip(rows, train_rows, strict=True)]
+    args = CodeExecTrainingArguments(
+        output_dir=tempfile.mkdtemp(prefix="code-exec-train-"),
+        max_steps=steps,
+        per_device_train_batch_size=16,
+        learning_rate=3e-3,
+        warmup_steps=10,
+        curriculum=arg_overrides.pop("curriculum", "none"),
+        use_cpu=True,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=max(steps, 1),
+        disable_tqdm=True,
+        seed=seed,
+        **arg_overrides,
+    )
+    trainer = CodeExecTrainer(
+        model=model,
+        args=args,
+        train_dataset=datasets.Dataset.from_list(rows),
+        data_collator=TraceCollator(tokenizer.pad_token_id),
+        processing_class=tokenizer,
+    )
+    trainer.train()
+    scores = {}
+    for name, test in test_sets.items():
+        preds = predict_traces(
+            model, tokenizer, [r["source"] for r in test], MAX_SOURCE, MAX_TARGET, batch_size=64
+        )
+        scores[name] = compute_metrics(preds, [r["target"] for r in test]).to_dict()
+    return scores
+
+
+def run_augmentation(seed: int = 0, steps: int = 120, n_train: int = 160, n_test: int = 50):
+    """Originals-only vs originals+mutants at an equal number of training examples."""
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    originals, mutants, test_mut, test_orig = make_splits(seed, n_train, n_test)
+    size = min(len(originals), 2 * len(mutants))
+    rng = random.Random(seed)
+    plain = rng.sample(originals, size)
+    mixed = rng.sample(originals, size // 2) + rng.sample(mutants, size - size // 2)
+    texts = [r["source"] for r in originals + mutants + test_mut + test_orig]
+    tokenizer = build_tokenizer(texts + [r["target"] for r in originals + mutants])
+    tests = {"mutated": test_mut, "original": test_orig}
+    return {
+        "seed": seed,
+        "train_examples": size,
+        "test_mutants": len(test_mut),
+        "originals_only": train_and_score(plain, tests, tokenizer, seed, steps),
+        "with_mutants": train_and_score(mixed, tests, tokenizer, seed, steps),
+    }
+
+
+def reproduce(seeds=(0, 1, 2), steps: int = 300, out_dir: str = "reports") -> dict:
+    """Run the augmentation ablation per seed; write reports/code-exec.{json,md}."""
+    start = time.time()
+    runs = [run_augmentation(seed, steps) for seed in seeds]
+    report = {
+        "claim": "mutation augmentation raises identifier F1 on mutated programs",
+        "runs": runs,
+        "seconds": round(time.time() - start, 1),
+    }
+    os.makedirs(out_dir, exist_ok=True)
+    atomic_write_json(os.path.join(out_dir, "code-exec.json"), report)
+    lines = [
+        "# code-exec reproduce",
+        "",
+        "| seed | train | test set | metric | originals only | with mutants |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        for test in ("mutated", "original"):
+            for metric in ("output_acc", "trace_acc", "line_f1", "id_f1"):
+                a = run["originals_only"][test][metric]
+                b = run["with_mutants"][test][metric]
+                lines.append(
+                    f"| {run['seed']} | {run['train_examples']} | {test} | {metric} | {a} | {b} |"
+                )
+    atomic_write_text(os.path.join(out_dir, "code-exec.md"), "\n".join(lines) + "\n")
+    return report
