@@ -1,6 +1,7 @@
 import json
 import logging
 
+import pytest
 from lmlab_common import get_logger, progress, progress_enabled
 from lmlab_common.cli import main
 
@@ -26,3 +27,23 @@ def test_cli_info(capsys):
     assert main(["info"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["device"] and info["torch"] and info["lmlab_common"] == "0.1.0"
+
+
+def test_light_helpers_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from lmlab_common import ConfigBase, atomic_write_json, get_logger, "
+        "progress, require; print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_unknown_name_is_an_attribute_error():
+    import lmlab_common
+
+    assert "set_seed" in dir(lmlab_common)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        lmlab_common.nope  # noqa: B018

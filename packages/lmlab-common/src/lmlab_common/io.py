@@ -1,4 +1,7 @@
-"""Atomic file writes and safetensors helpers: a killed job never leaves a half-written file."""
+"""Atomic file writes and safetensors helpers: a killed job never leaves a half-written file.
+
+torch is imported only by the safetensors helpers, so JSON/text writers stay light.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,10 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import torch
-from safetensors.torch import load_file, save_file
+if TYPE_CHECKING:
+    import torch
 
 
 @contextlib.contextmanager
@@ -54,6 +57,9 @@ def save_tensors(
     metadata: dict[str, str] | None = None,
 ) -> None:
     """Save a flat dict of tensors as safetensors, atomically (tensors made contiguous)."""
+    import torch
+    from safetensors.torch import save_file
+
     bad = [k for k, v in tensors.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise ValueError(f"tensors[{bad[0]!r}] is not a torch.Tensor; allowed: tensors only")
@@ -74,6 +80,8 @@ def save_tensors(
 
 def load_tensors(path: str | os.PathLike, device: str = "cpu") -> dict[str, torch.Tensor]:
     """Load a safetensors file into a dict of tensors on ``device``."""
+    from safetensors.torch import load_file
+
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no safetensors file at {os.fspath(path)!r}")
     return load_file(os.fspath(path), device=device)
