@@ -2,6 +2,10 @@
 trace-prediction training with a curriculum (Liu et al., Findings of ACL 2023)."""
 
 from .config import CodeExecTrainingArguments, MutationConfig, SandboxConfig
+from .data import build_dataset, build_examples
+from .metrics import TraceMetrics, compute_metrics, compute_singleline_metrics
+from .model import PrefixLMTraceModel, prefix_lm_mask
+from .mutation import Mutant, augment, candidate_mutants
 from .sandbox import Sandbox, namespaces_available, trace, trace_many
 from .trace_format import (
     STATUSES,
@@ -12,9 +16,31 @@ from .trace_format import (
     serialize_state,
     serialize_trace,
 )
+from .trainer import (
+    CodeExecTrainer,
+    TraceCollator,
+    build_tokenizer,
+    predict_traces,
+    weighted_trace_loss,
+)
 
 __all__ = [
+    "CodeExecTrainer",
     "CodeExecTrainingArguments",
+    "Mutant",
+    "PrefixLMTraceModel",
+    "TraceCollator",
+    "TraceMetrics",
+    "augment",
+    "build_dataset",
+    "build_examples",
+    "build_tokenizer",
+    "candidate_mutants",
+    "compute_metrics",
+    "compute_singleline_metrics",
+    "predict_traces",
+    "prefix_lm_mask",
+    "weighted_trace_loss",
     "MutationConfig",
     "STATUSES",
     "Sandbox",
