@@ -7,7 +7,7 @@ job=$1
 case "$job" in
 demo)
     if [[ -d apps/compress-embedder ]]; then
-        exec $UV run --frozen --package compress-embedder compress-embedder run "${@:2}"
+        exec $UV run --frozen --package compress-embedder compress-embedder run --overwrite "${@:2}"
     fi
     echo "make demo: the compress-embedder app does not exist yet (see the README's package table)."
     exit 0
