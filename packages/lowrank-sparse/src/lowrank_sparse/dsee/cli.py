@@ -144,7 +144,7 @@ def add_dsee_commands(subparsers: argparse._SubParsersAction) -> None:
         help="DSEE vs full fine-tuning vs head only on MiniLM; writes reports/",
     )
     p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--prune-steps", type=int, default=40)
+    p.add_argument("--prune-steps", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--arms", default="", help="comma list of full,head,dsee (default all)")
     p.add_argument("--out-dir", default="reports")

@@ -24,7 +24,7 @@ from .synthetic import SentimentExample, negation_sentiment
 @dataclass
 class ClaimSettings:
     steps: int = 100  # training steps of every arm
-    prune_steps: int = 40  # fine-tune steps after head removal
+    prune_steps: int = 20  # fine-tune steps after head removal
     batch_size: int = 16
     n_train: int = 2000
     n_test: int = 400
@@ -35,6 +35,9 @@ class ClaimSettings:
     heads_per_layer: int = 3
     seed: int = 0
     max_length: int = 48
+    # GreBsmo: the official 100 steps of +5 rank; CI uses fewer, larger steps to the same cap
+    grebsmo_iters: int = 100
+    grebsmo_rank_step: int = 5
 
 
 @dataclass
@@ -113,7 +116,12 @@ def run_claim(settings: ClaimSettings | None = None, arms: tuple[str, ...] = ())
                     p.requires_grad_(not name.startswith(model.base_model_prefix + "."))
                 lr = s.head_lr
             elif arm == "dsee":
-                apply_dsee(model, DSEEConfig(seed=s.seed))
+                config = DSEEConfig(
+                    seed=s.seed,
+                    grebsmo_iters=s.grebsmo_iters,
+                    grebsmo_rank_step=s.grebsmo_rank_step,
+                )
+                apply_dsee(model, config)
                 lr = s.dsee_lr
             else:
                 raise ValueError(f"arms={arms!r} is invalid; allowed: full, head, dsee")
