@@ -2,18 +2,22 @@
 
 import json
 import re
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 
+import pytest
 from code_exec.cli import main
 
 README = Path(__file__).resolve().parents[2] / "packages" / "code-exec" / "README.md"
 
 
-def test_help_lists_every_verb():
-    out = subprocess.run([sys.executable, "-m", "code_exec", "--help"], capture_output=True,
-                         text=True, check=True).stdout  # fmt: skip
+def test_help_lists_every_verb(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["code-exec", "--help"])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_module("code_exec", run_name="__main__")  # what `python -m code_exec` runs
+    assert done.value.code == 0
+    out = capsys.readouterr().out
     for verb in ("trace", "mutate", "build-data", "train", "eval", "reproduce"):
         assert verb in out
 
