@@ -236,3 +236,17 @@ def test_gpt2_conv1d_layers_merge_exactly():
     assert (out - ref).abs().max() > 1e-3
     merge_dsee(model)
     torch.testing.assert_close(model(input_ids=x).logits, out)
+
+
+def test_train_bias_and_patterns_are_saved_and_loaded(tmp_path):
+    config = DSEEConfig(r=2, num_sparse=4, train_bias=True, trainable_patterns=[r"^classifier\."])
+    model = apply_dsee(bert(), config)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert "bert.encoder.layer.0.attention.self.query.base_layer.bias" in trainable
+    assert "bert.pooler.dense.weight" not in trainable
+    perturb(model)
+    with torch.no_grad():
+        model.bert.encoder.layer[1].attention.self.value.base_layer.bias.add_(0.5)
+    out = model(input_ids=ids()).logits
+    save_dsee(model, tmp_path)
+    torch.testing.assert_close(load_dsee(bert(), tmp_path)(input_ids=ids()).logits, out)

@@ -27,7 +27,8 @@ def test_readme_example_runs():
     namespace: dict = {}
     exec(compile(blocks[0], "DSEE.md", "exec"), namespace)  # noqa: S102
     assert namespace["report"].fraction < 0.1
-    assert "plain" in namespace
+    model, plain, batch = namespace["model"].eval(), namespace["plain"].eval(), namespace["batch"]
+    torch.testing.assert_close(plain(input_ids=batch).logits, model(input_ids=batch).logits)
 
 
 def test_help_lists_verbs(capsys):
