@@ -169,6 +169,7 @@ def test_cli_learn_filters_then_ted(tmp_path, capsys):
         )
 
 
+@pytest.mark.slow  # ~25 s idle, ~70 s on a loaded machine: kept out of the CI budget
 def test_torchrun_two_process_gloo(tmp_path):
     teacher, student = _models(tmp_path)
     out = tmp_path / "lwd"

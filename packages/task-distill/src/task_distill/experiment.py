@@ -6,6 +6,7 @@ Shared by ``tests/task_distill/test_claim.py`` and ``task-distill reproduce``.
 from __future__ import annotations
 
 import copy
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -31,7 +32,8 @@ class ClaimSetup:
     n_teacher_train: int = 2000
     n_labelled: int = 200
     n_test: int = 500
-    nuisance_scale: float = 1.0
+    nuisance_scale: float = 2.0
+    teacher_recover_steps: int = 100
     teacher_steps: int = 200
     student_ft_steps: int = 60
     stage1_steps: int = 60
@@ -62,7 +64,12 @@ def _args(out: str, setup: ClaimSetup, steps: int, mse_alpha: float) -> TEDConfi
     )
 
 
-def run_claim(setup: ClaimSetup | None = None) -> dict:
+def _say(verbose: bool, *parts) -> None:
+    if verbose:
+        print("[task-distill]", *parts, file=sys.stderr, flush=True)
+
+
+def run_claim(setup: ClaimSetup | None = None, verbose: bool = False) -> dict:
     """Teacher → fine-tuned student → stage I → KD / LWD / TED; accuracies and probes."""
     setup = setup or ClaimSetup()
     t0 = time.time()
@@ -78,7 +85,8 @@ def run_claim(setup: ClaimSetup | None = None) -> dict:
         hidden_size=setup.teacher_hidden,
         num_layers=setup.teacher_layers,
         steps=setup.teacher_steps,
-        nuisance_steps=setup.teacher_nuisance_steps,
+        nuisance_scale=setup.nuisance_scale,
+        recover_steps=setup.teacher_recover_steps,
         seed=setup.seed,
     )
     pretrained = tiny_encoder(
@@ -99,6 +107,7 @@ def run_claim(setup: ClaimSetup | None = None) -> dict:
         "teacher_acc": accuracy(teacher, test),
         "student_finetuned_acc": accuracy(finetuned, test),
     }
+    _say(verbose, "teacher/student", results, round(time.time() - t0, 1))
     collate = PadCollator()
     with tempfile.TemporaryDirectory() as tmp:
         a1 = _args(tmp, setup, setup.stage1_steps, 0.0)
@@ -119,6 +128,7 @@ def run_claim(setup: ClaimSetup | None = None) -> dict:
         probe_set = test.select(range(min(500, len(test))))
         results["probe_raw"] = probe_report(teacher, probe_set, task, last)
         results["probe_filtered"] = probe_report(teacher, probe_set, task, last, t_filters)
+        _say(verbose, "probes", results["probe_raw"], results["probe_filtered"])
         base = finetuned if setup.init_protocol == "same" else pretrained
         arms = {
             "kd": (KDTrainer, base, setup.ted_mse_alpha, {}),
@@ -142,6 +152,7 @@ def run_claim(setup: ClaimSetup | None = None) -> dict:
             )
             trainer.train()
             results[f"{name}_acc"] = accuracy(student, test)
+            _say(verbose, name, results[f"{name}_acc"], round(time.time() - t0, 1))
     results["seconds"] = round(time.time() - t0, 1)
     torch.set_grad_enabled(True)
     return results

@@ -89,17 +89,19 @@ def train_nuisance_teacher(
     hidden_size: int = 64,
     num_layers: int = 2,
     steps: int = 200,
+    recover_steps: int = 100,
     batch_size: int = 32,
     lr: float = 1e-3,
-    nuisance_scale: float = 1.0,
+    nuisance_scale: float = 2.0,
     seed: int = 0,
 ) -> PreTrainedModel:
-    """A BERT teacher whose states are dominated by two nuisance variables (plain loop).
+    """A BERT teacher whose states are dominated by two nuisance variables (plain loops).
 
-    Before training, a fixed random ±``nuisance_scale`` code of each token's *style* is added
-    to its word embedding and a code of each *position* to the position embeddings, so every
-    layer's residual stream carries these high-variance, label-independent directions; the
-    teacher is then trained on the label only.
+    The teacher is first trained on the label (``steps``). Then fixed random ±1 codes of each
+    token's *style* and of each *position* are added to the word / position embeddings, scaled
+    to ``nuisance_scale`` × the RMS of the trained embedding entries, and training on the label
+    continues for ``recover_steps``. Every layer's residual stream then carries these
+    high-variance, label-independent directions.
     """
     torch.manual_seed(seed)
     model = tiny_encoder(
@@ -112,17 +114,19 @@ def train_nuisance_teacher(
         max_position_embeddings=64,
         seed=seed,
     )
+    clean = train.remove_columns("styles")
+    model = finetune(model, clean, steps, batch_size, lr, seed)
     g = torch.Generator().manual_seed(task.seed + 104729)
     style_codes = torch.randint(0, 2, (task.n_styles, hidden_size), generator=g).float() * 2 - 1
     pos_codes = torch.randint(0, 2, (64, hidden_size), generator=g).float() * 2 - 1
     emb = model.bert.embeddings
     with torch.no_grad():
         ids = torch.arange(N_SPECIAL, task.vocab_size)
-        emb.word_embeddings.weight[ids] += (
-            nuisance_scale * style_codes[(ids - N_SPECIAL) % task.n_styles]
-        )
-        emb.position_embeddings.weight += nuisance_scale * pos_codes
-    return finetune(model, train.remove_columns("styles"), steps, batch_size, lr, seed)
+        words = emb.word_embeddings.weight
+        scale = nuisance_scale * float(words[ids].pow(2).mean().sqrt())
+        words[ids] += scale * style_codes[(ids - N_SPECIAL) % task.n_styles]
+        emb.position_embeddings.weight += scale * pos_codes
+    return finetune(model, clean, recover_steps, batch_size, lr, seed + 1)
 
 
 def finetune(
