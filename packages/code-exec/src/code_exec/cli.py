@@ -119,7 +119,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from .reproduce import reproduce
 
-    report = reproduce(seeds=tuple(args.seeds), steps=args.steps, out_dir=args.out)
+    report = reproduce(seeds=tuple(args.seeds), steps=args.steps, out_dir=args.out,
+                       n_train=args.n_train, n_test=args.n_test)  # fmt: skip
     print(json.dumps(report["runs"], indent=1)[:2000])
     return 0
 
@@ -173,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--out", default="reports")
+    p.add_argument("--n-train", type=int, default=160, help="original programs per tier")
+    p.add_argument("--n-test", type=int, default=50, help="held-out programs per tier")
     p.set_defaults(func=cmd_reproduce)
     return parser
 
