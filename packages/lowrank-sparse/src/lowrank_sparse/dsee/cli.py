@@ -93,7 +93,9 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .reproduce import ClaimSettings, run_claim, write_report
 
-    settings = ClaimSettings(steps=args.steps, prune_steps=args.prune_steps, seed=args.seed)
+    settings = ClaimSettings(
+        steps=args.steps, prune_steps=args.prune_steps, seed=args.seed, context=args.context
+    )
     result = run_claim(settings, tuple(args.arms.split(",")) if args.arms else ())
     paths = write_report(result, args.out_dir)
     print(json.dumps({"accuracy": result.accuracy, "files": list(paths)}))
@@ -146,6 +148,12 @@ def add_dsee_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--prune-steps", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--context",
+        type=float,
+        default=0.0,
+        help="fraction of examples with a real sentence prepended (0.5: harder variant)",
+    )
     p.add_argument("--arms", default="", help="comma list of full,head,dsee (default all)")
     p.add_argument("--out-dir", default="reports")
     p.set_defaults(func=_cmd_reproduce)
