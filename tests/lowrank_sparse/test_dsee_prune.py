@@ -165,3 +165,16 @@ def test_prune_heads_rejects_bad_input():
         prune_heads(adapted(), 4)
     with pytest.raises(ValueError, match="query/value"):
         prune_heads(apply_dsee(bert(), DSEEConfig(target_modules=["key"], r=2)), 1)
+
+
+def test_unstructured_then_heads_save_load(tmp_path):
+    model = adapted()
+    prune_unstructured(model, 0.3)
+    prune_heads(model, 1)
+    out = model(input_ids=ids()).logits
+    dense = model.bert.encoder.layer[0].attention.output.dense
+    mask = model.dsee_masks["bert.encoder.layer.0.attention.output.dense"]
+    assert mask.shape == dense.weight.shape
+    assert torch.all(dense.weight[~mask] == 0)
+    save_dsee(model, tmp_path)
+    torch.testing.assert_close(load_dsee(bert(), tmp_path)(input_ids=ids()).logits, out)

@@ -220,6 +220,10 @@ def remove_heads(model: nn.Module, heads: dict[str, list[int]]) -> None:
         if new_out is not out:
             parent, _, child = out_name.rpartition(".")
             setattr(get_module(model, parent), child, new_out)
+        masks = getattr(model, "dsee_masks", {})  # earlier in-place pruning follows the slice
+        for key, dim in [(f"{name}.{p}", 0) for p in ("query", "key", "value")] + [(out_name, 1)]:
+            if key in masks:
+                masks[key] = masks[key].index_select(dim, index.to(masks[key].device)).clone()
         attn.num_attention_heads = len(keep_heads)
         attn.all_head_size = len(keep_heads) * size
         removed = record.get(name, [])
