@@ -71,8 +71,9 @@ def train_and_score(train_rows, test_sets, tokenizer, seed: int, steps: int, **a
     ]
     if any("tier" in r for r in train_rows):
         rows = [{**e, "tier": r["tier"]} for e, r in zip(rows, train_rows, strict=True)]
+    workdir = tempfile.TemporaryDirectory(prefix="code-exec-train-")
     args = CodeExecTrainingArguments(
-        output_dir=tempfile.mkdtemp(prefix="code-exec-train-"),
+        output_dir=workdir.name,
         max_steps=steps,
         per_device_train_batch_size=16,
         learning_rate=3e-3,
@@ -94,6 +95,7 @@ def train_and_score(train_rows, test_sets, tokenizer, seed: int, steps: int, **a
         processing_class=tokenizer,
     )
     trainer.train()
+    workdir.cleanup()
     scores = {"_models": model}
     for name, test in test_sets.items():
         if name == "singleline":
