@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budgets", type=float, nargs="+", default=[0.1, 0.2, 0.3])
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument(
+        "--arms",
+        nargs="+",
+        default=["losparse", "losparse_auto", "low_rank_only", "prune_only"],
+        choices=["losparse", "losparse_auto", "low_rank_only", "prune_only"],
+    )
     p.set_defaults(func=_reproduce)
     return parser
 
@@ -161,6 +167,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         out_dir=args.out,
         seeds=args.seeds,
         budgets=args.budgets,
+        arms=args.arms,
         steps=args.steps,
         batch_size=args.batch_size,
     )

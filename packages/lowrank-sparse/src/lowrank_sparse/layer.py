@@ -172,7 +172,8 @@ class LoSparseLinear(nn.Module):
                 if self.bias is not None:
                     y = y + self.bias
             if idx.numel():
-                y = y.index_add(1, idx, h[:, r:])
+                # in place: neither addmm nor the zeros need their output for backward
+                y.index_add_(1, idx, h[:, r:])
         else:
             y = F.linear(F.linear(x2, self.right), self.left, self.bias) if r else None
             if idx.numel():
