@@ -25,20 +25,31 @@ def _mean_sd(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}"
 
 
-def run(seeds: int = 5, sweep: tuple[int, ...] = (8, 16, 32), lm_seeds: int = 2) -> dict:
+def run(
+    seeds: int = 5,
+    sweep: tuple[int, ...] = (8, 16, 32),
+    lm_seeds: int = 2,
+    save=None,
+) -> dict:
+    """All experiments; ``save(report)`` is called after each one (partial results survive)."""
     report: dict = {"paired_seeds": [], "official_init": [], "student_sweep": [], "causal_lm": []}
+    save = save or (lambda _report: None)
     for seed in range(seeds):
         log.info("paired seed %d", seed)
         report["paired_seeds"].append(run_claim(ClaimSetup(seed=seed)))
+        save(report)
     for seed in range(min(seeds, 2)):
         log.info("official init seed %d", seed)
         report["official_init"].append(run_claim(ClaimSetup(seed=seed, init_protocol="official")))
+        save(report)
     for width in sweep:
         log.info("student width %d", width)
         report["student_sweep"].append(run_claim(ClaimSetup(seed=0, student_hidden=width)))
+        save(report)
     for seed in range(lm_seeds):
         log.info("causal LM seed %d", seed)
         report["causal_lm"].append(run_lm(LMSetup(seed=seed)))
+        save(report)
     return report
 
 
@@ -110,13 +121,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sweep = tuple(int(x) for x in args.sweep.split(",") if x.strip())
-    report = run(args.seeds, sweep, args.lm_seeds)
-    report["defaults"] = {
-        "claim": dataclasses.asdict(ClaimSetup()),
-        "lm": dataclasses.asdict(LMSetup()),
-    }
     os.makedirs(args.out, exist_ok=True)
-    atomic_write_json(os.path.join(args.out, "task-distill.json"), report)
-    atomic_write_text(os.path.join(args.out, "task-distill.md"), to_markdown(report))
+
+    def save(report: dict) -> None:
+        report["defaults"] = {
+            "claim": dataclasses.asdict(ClaimSetup()),
+            "lm": dataclasses.asdict(LMSetup()),
+        }
+        atomic_write_json(os.path.join(args.out, "task-distill.json"), report)
+        atomic_write_text(os.path.join(args.out, "task-distill.md"), to_markdown(report))
+
+    report = run(args.seeds, sweep, args.lm_seeds, save=save)
+    save(report)
     print(to_markdown(report))
     return 0

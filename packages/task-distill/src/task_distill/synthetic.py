@@ -75,7 +75,7 @@ def _batches(ds: Dataset, batch_size: int, seed: int, causal_lm: bool = False):
         order = torch.randperm(len(ds), generator=g).tolist()
         for i in range(0, len(order) - batch_size + 1, batch_size):
             rows = [ds[j] for j in order[i : i + batch_size]]
-            batch = collate([{k: r[k] for k in ("input_ids", "labels")} for r in rows])
+            batch = collate([{k: r[k] for k in ("input_ids", "labels") if k in r} for r in rows])
             if "styles" in rows[0]:
                 batch["styles"] = PadCollator()([{"input_ids": r["styles"]} for r in rows])[
                     "input_ids"
