@@ -1,4 +1,4 @@
-"""DSEE CLI verbs and the DSEE.md usage example (run as written)."""
+"""DSEE CLI verbs and the README's DSEE usage example (run as written)."""
 
 from __future__ import annotations
 
@@ -14,18 +14,18 @@ from lowrank_sparse.dsee import dsee_layers, load_dsee
 from lowrank_sparse.dsee.cli import add_dsee_commands, main
 from transformers import AutoModelForSequenceClassification
 
-DSEE_MD = os.path.join(
-    os.path.dirname(__file__), "..", "..", "packages", "lowrank-sparse", "DSEE.md"
+README = os.path.join(
+    os.path.dirname(__file__), "..", "..", "packages", "lowrank-sparse", "README.md"
 )
 
 
 def test_readme_example_runs():
-    with open(DSEE_MD, encoding="utf-8") as fh:
-        text = fh.read()
+    with open(README, encoding="utf-8") as fh:
+        text = fh.read().split("## DSEE", 1)[1]
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert blocks, "DSEE.md has no python example"
+    assert blocks, "the README's DSEE section has no python example"
     namespace: dict = {}
-    exec(compile(blocks[0], "DSEE.md", "exec"), namespace)  # noqa: S102
+    exec(compile(blocks[0], "README.md (DSEE)", "exec"), namespace)  # noqa: S102
     assert namespace["report"].fraction < 0.1
     model, plain, batch = namespace["model"].eval(), namespace["plain"].eval(), namespace["batch"]
     torch.testing.assert_close(plain(input_ids=batch).logits, model(input_ids=batch).logits)

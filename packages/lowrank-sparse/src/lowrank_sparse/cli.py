@@ -1,4 +1,4 @@
-"""Command line: ``lowrank-sparse compress|report|reproduce``."""
+"""Command line: ``lowrank-sparse compress|report|reproduce`` and the ``dsee-*`` verbs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+
+from .dsee.cli import add_dsee_commands
 
 BUDGET_HELP = "fraction of the replaced matrices' parameters kept (LR + kept rows of S)"
 
@@ -20,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lowrank-sparse",
         description="LoSparse: compress a transformers model into low-rank + structured sparse "
-        "layers (W = LR + S).",
+        "layers (W = LR + S). DSEE: sparse-embedded efficient tuning (dsee-* verbs).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     parser.subparsers = sub
@@ -77,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["losparse", "losparse_auto", "low_rank_only", "prune_only"],
     )
     p.set_defaults(func=_reproduce)
+    add_dsee_commands(sub)
     return parser
 
 

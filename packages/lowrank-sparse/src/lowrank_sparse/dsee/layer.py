@@ -5,7 +5,7 @@ pretrained weight, ``A`` (r, d_in) and ``B`` (d_out, r) the low-rank update, ``S
 (d_out, d_in) matrix stored as ``N`` values at fixed flat positions, ``s = alpha / r`` and
 ``M`` an optional 0/1 mask set by unstructured pruning (stage 2). The mask applies to the
 final weight, so merging gives exactly the pruned matrix (the official code masks only W and
-leaves the update as an unmasked side path; see DSEE.md).
+leaves the update as an unmasked side path; see the README's DSEE section).
 
 The update is formed in weight space each forward: ``d_out * d_in`` extra work per call,
 independent of the number of tokens, and it makes the merged model compute the same function.
