@@ -19,12 +19,12 @@ class CompressOptions(ConfigBase):
     budget: float = 0.25
     # LoSparse split: rho_L of the paper (0.05, fixed) or "auto" (per-layer rank from data).
     low_rank_ratio: float | str = 0.05
-    steps: int = 400
+    steps: int = 200
     batch_size: int = 32
     lr: float = 2e-4
     # Weight of the layer-wise term (MSE of every layer's hidden states, padding masked).
     layer_weight: float = 0.05
-    max_length: int = 64
+    max_length: int = 48
     train_sentences: int = 1600
     eval_sentences: int = 300
     latency_repeats: int = 10
@@ -82,7 +82,7 @@ class CompressOptions(ConfigBase):
 def quick_options(**changes) -> CompressOptions:
     """A small run for tests and smoke checks (about a minute on 2 cores)."""
     fields = dict(
-        steps=60,
+        steps=40,
         batch_size=16,
         train_sentences=480,
         eval_sentences=120,
