@@ -26,7 +26,7 @@ for dir in packages/*/; do
     summary+=("$dist: $((SECONDS - start)) s")
 done
 cross=()
-for path in tests/apps tests/test_packaging.py; do
+for path in tests/apps tests/test_packaging.py tests/test_contract.py; do
     [[ -e "$path" ]] && cross+=("$path")
 done
 if [[ -z "${PKG:-}" && ${#cross[@]} -gt 0 ]]; then

@@ -15,11 +15,17 @@ _EXPORTS = {
     "ConfigBase": "config",
     "LINEAR_TYPES": "modules",
     "MINILM_PACKAGE": "offline",
+    "MeanStd": "report",
     "SPECIAL_TOKENS": "tokenizers",
+    "USER_ERRORS": "cli",
+    "add_reproduce_args": "cli",
     "atomic_write": "io",
     "atomic_write_json": "io",
     "atomic_write_text": "io",
+    "embed": "embeddings",
+    "embed_batch": "embeddings",
     "english_sentences": "offline",
+    "environment": "cli",
     "find_linear_modules": "modules",
     "get_device": "seed",
     "get_logger": "log",
@@ -28,7 +34,11 @@ _EXPORTS = {
     "linear_names": "modules",
     "linear_shape": "modules",
     "linear_weight": "modules",
+    "load_minilm": "embeddings",
     "load_tensors": "io",
+    "markdown_table": "report",
+    "mean_pool": "embeddings",
+    "mean_std": "report",
     "minilm_path": "offline",
     "name_matches": "modules",
     "progress": "log",
@@ -36,24 +46,34 @@ _EXPORTS = {
     "replace_module": "modules",
     "require": "config",
     "require_choice": "config",
+    "require_int": "config",
     "require_range": "config",
+    "run_cli": "cli",
     "save_tensors": "io",
     "set_seed": "seed",
     "tiny_causal_lm": "tiny_models",
     "tiny_encoder": "tiny_models",
     "tiny_seq2seq": "tiny_models",
+    "tokenize": "embeddings",
     "train_tokenizer": "tokenizers",
+    "write_report": "report",
 }
 
 __all__ = [
     "ConfigBase",
     "LINEAR_TYPES",
     "MINILM_PACKAGE",
+    "MeanStd",
     "SPECIAL_TOKENS",
+    "USER_ERRORS",
+    "add_reproduce_args",
     "atomic_write",
     "atomic_write_json",
     "atomic_write_text",
+    "embed",
+    "embed_batch",
     "english_sentences",
+    "environment",
     "find_linear_modules",
     "get_device",
     "get_logger",
@@ -62,7 +82,11 @@ __all__ = [
     "linear_names",
     "linear_shape",
     "linear_weight",
+    "load_minilm",
     "load_tensors",
+    "markdown_table",
+    "mean_pool",
+    "mean_std",
     "minilm_path",
     "name_matches",
     "progress",
@@ -70,21 +94,30 @@ __all__ = [
     "replace_module",
     "require",
     "require_choice",
+    "require_int",
     "require_range",
+    "run_cli",
     "save_tensors",
     "set_seed",
     "tiny_causal_lm",
     "tiny_encoder",
     "tiny_seq2seq",
+    "tokenize",
     "train_tokenizer",
+    "write_report",
 ]
+
+
+# Public name -> name inside its module, where they differ.
+_ALIASES = {"run_cli": "run"}
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    attr = _ALIASES.get(name, name)
+    value = getattr(importlib.import_module(f".{module}", __name__), attr)
     globals()[name] = value
     return value
 
@@ -94,7 +127,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .config import ConfigBase, require, require_choice, require_range
+    from .cli import USER_ERRORS, add_reproduce_args, environment
+    from .cli import run as run_cli
+    from .config import ConfigBase, require, require_choice, require_int, require_range
+    from .embeddings import embed, embed_batch, load_minilm, mean_pool, tokenize
     from .io import atomic_write, atomic_write_json, atomic_write_text, load_tensors, save_tensors
     from .log import get_logger, progress, progress_enabled
     from .modules import (
@@ -109,6 +145,7 @@ if TYPE_CHECKING:
         replace_module,
     )
     from .offline import MINILM_PACKAGE, english_sentences, minilm_path
+    from .report import MeanStd, markdown_table, mean_std, write_report
     from .seed import get_device, set_seed
     from .tiny_models import tiny_causal_lm, tiny_encoder, tiny_seq2seq
     from .tokenizers import SPECIAL_TOKENS, train_tokenizer

@@ -44,6 +44,24 @@ def require_range(
     require(ok, field, value, f"a number in {left}, {right}")
 
 
+def require_int(field: str, value: Any, low: int | None = None, high: int | None = None) -> None:
+    """Raise ``ValueError`` unless ``value`` is an int (not a bool) in ``[low, high]``."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    if ok and low is not None:
+        ok = value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if low is not None and high is not None:
+        allowed = f"an int in [{low}, {high}]"
+    elif low is not None:
+        allowed = f"an int >= {low}"
+    elif high is not None:
+        allowed = f"an int <= {high}"
+    else:
+        allowed = "an int"
+    require(ok, field, value, allowed)
+
+
 @dataclasses.dataclass
 class ConfigBase:
     """Mixin for method configs.

@@ -6,6 +6,7 @@ torch is imported only by the safetensors helpers, so JSON/text writers stay lig
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import tempfile
@@ -14,6 +15,20 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
+
+
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _mkstemp_like_open(directory: str, suffix: str) -> tuple[int, str]:
+    """``mkstemp`` in ``directory``, with the mode a plain ``open`` would give (0666 & ~umask)."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+    os.fchmod(fd, 0o666 & ~_umask())
+    return fd, tmp
 
 
 @contextlib.contextmanager
@@ -29,7 +44,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs: Any) -
     os.makedirs(directory, exist_ok=True)
     if mode == "w":
         open_kwargs.setdefault("encoding", "utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=directory)
+    fd, tmp = _mkstemp_like_open(directory, "-" + os.path.basename(path))
     try:
         with os.fdopen(fd, mode, **open_kwargs) as fh:
             yield fh
@@ -47,8 +62,12 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         fh.write(text)
 
 
-def atomic_write_json(path: str | os.PathLike, data: Any, indent: int = 2) -> None:
-    atomic_write_text(path, json.dumps(data, indent=indent, sort_keys=True) + "\n")
+def atomic_write_json(
+    path: str | os.PathLike, data: Any, indent: int = 2, ensure_ascii: bool = True
+) -> None:
+    """JSON (sorted keys) written atomically; ``ensure_ascii=False`` keeps non-ASCII text."""
+    text = json.dumps(data, indent=indent, sort_keys=True, ensure_ascii=ensure_ascii)
+    atomic_write_text(path, text + "\n")
 
 
 def save_tensors(
@@ -67,7 +86,7 @@ def save_tensors(
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=directory)
+    fd, tmp = _mkstemp_like_open(directory, ".safetensors")
     os.close(fd)
     try:
         save_file(flat, tmp, metadata=metadata)
