@@ -90,6 +90,7 @@ def save_tensors(
     os.close(fd)
     try:
         save_file(flat, tmp, metadata=metadata)
+        os.chmod(tmp, 0o666 & ~_umask())  # save_file may recreate the file with mode 0600
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
