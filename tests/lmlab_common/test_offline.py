@@ -15,6 +15,17 @@ def test_english_sentences_are_real_distinct_and_seeded():
     assert len(list(english_sentences())) > 1500
 
 
+def test_docstring_source_adds_distinct_prose():
+    docs = list(english_sentences(source="docstrings"))
+    both = list(english_sentences(source="all", seed=3))
+    assert len(docs) > 3000 and len(both) == len(set(both)) > len(docs)
+    assert all(s[0].isupper() and s[-1] in ".!?" and "(" not in s for s in docs)
+    train, held_out = both[:4000], both[4000:]
+    assert not set(train) & set(held_out)
+    with pytest.raises(ValueError, match="source='web' is invalid"):
+        list(english_sentences(10, source="web"))
+
+
 def test_english_sentences_bad_n():
     with pytest.raises(ValueError, match="n=-1"):
         list(english_sentences(-1))

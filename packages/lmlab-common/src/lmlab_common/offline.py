@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import random
 import re
+import sysconfig
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -59,13 +61,81 @@ def _all_sentences(min_chars: int, max_chars: int) -> tuple[str, ...]:
     return tuple(out)
 
 
+# Standard-library folders whose docstrings are tests, demos or vendored code, not prose.
+_SKIP_DIRS = {"idlelib", "lib2to3", "site-packages", "dist-packages", "turtledemo", "ensurepip"}
+_SKIP_DIRS |= {"pydoc_data", "__pycache__", "encodings"}
+_NOT_PROSE = set("=(){}[]<>_`*|\\#@$%^~")
+
+
+def _is_prose(sentence: str) -> bool:
+    if not sentence[0].isupper() or sentence[-1] not in ".!?" or sentence.isupper():
+        return False
+    if "::" in sentence or ">>>" in sentence or any(c in _NOT_PROSE for c in sentence):
+        return False
+    letters = sum(ch.isalpha() or ch == " " for ch in sentence)
+    return letters / len(sentence) >= 0.9
+
+
+def _stdlib_docstrings() -> Iterator[str]:
+    """Docstrings of modules, classes and functions of the standard library, parsed (never
+    imported), in a fixed file order; tests and demos are left out."""
+    root = sysconfig.get_paths()["stdlib"]
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("test"))
+        for name in sorted(files):
+            if not name.endswith(".py") or name.startswith("test"):
+                continue
+            try:
+                with open(os.path.join(folder, name), encoding="utf-8") as fh:
+                    tree = ast.parse(fh.read())
+            except (SyntaxError, UnicodeDecodeError, ValueError):
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef):
+                    doc = ast.get_docstring(node)
+                    if doc:
+                        yield doc
+
+
+@lru_cache(maxsize=2)
+def _docstring_sentences(min_chars: int, max_chars: int) -> tuple[str, ...]:
+    seen: set[str] = set()
+    out = []
+    for doc in _stdlib_docstrings():
+        for paragraph in re.split(r"\n\s*\n", doc):
+            for sentence in _SENTENCE_END.split(" ".join(paragraph.split())):
+                fits = min_chars <= len(sentence) <= max_chars
+                if fits and sentence not in seen and _is_prose(sentence):
+                    seen.add(sentence)
+                    out.append(sentence)
+    return tuple(out)
+
+
+SOURCES = ("topics", "docstrings", "all")
+
+
 def english_sentences(
-    n: int | None = None, seed: int = 0, min_chars: int = 40, max_chars: int = 200
+    n: int | None = None,
+    seed: int = 0,
+    min_chars: int = 40,
+    max_chars: int = 200,
+    source: str = "topics",
 ) -> Iterator[str]:
-    """Yield up to ``n`` distinct real English sentences from ``pydoc_data.topics``, shuffled by
-    ``seed`` (``n=None``: all of them, about two thousand)."""
+    """Yield up to ``n`` distinct real English sentences, shuffled by ``seed``.
+
+    ``source``: ``"topics"`` (``pydoc_data.topics``, about two thousand sentences),
+    ``"docstrings"`` (prose from the standard library's docstrings, about six thousand, parsed
+    in a few seconds once per process) or ``"all"`` (both, deduplicated). ``n=None`` yields
+    all. Slicing one seeded stream gives disjoint train / held-out splits.
+    """
     require(n is None or (isinstance(n, int) and n >= 0), "n", n, "None or an int >= 0")
-    pool = list(_all_sentences(min_chars, max_chars))
+    require(source in SOURCES, "source", source, "one of " + ", ".join(map(repr, SOURCES)))
+    pool: list[str] = []
+    if source in ("topics", "all"):
+        pool += _all_sentences(min_chars, max_chars)
+    if source in ("docstrings", "all"):
+        known = set(pool)
+        pool += [s for s in _docstring_sentences(min_chars, max_chars) if s not in known]
     random.Random(seed).shuffle(pool)
     if n is not None and n > len(pool):
         raise ValueError(f"n={n} is invalid; allowed: at most {len(pool)} sentences are available")
