@@ -108,24 +108,27 @@ def test_unparseable_and_failed_are_recorded_not_raised(task, tmp_path):
                 return answer
         return " negative"
 
-    Annotator(task, ScriptedBackend(script), AnnotateConfig(mode="zero_shot")).run(
-        items, tmp_path / "out.jsonl"
-    )
+    first = ScriptedBackend(script)
+    Annotator(task, first, AnnotateConfig(mode="zero_shot")).run(items, tmp_path / "out.jsonl")
     records = {r["id"]: r for r in read_jsonl(tmp_path / "out.jsonl")}
     assert records["a"]["status"] == "unparseable"
     assert records["a"]["raw"] == " I am not sure" and records["a"]["reason"]
     assert records["b"]["status"] == "failed" and "no answer" in records["b"]["reason"]
     assert records["c"]["label"] == "negative"
-    # failed items run again only when asked
+    # the answer without a label was asked 1 + parse_retries (2) times, the others once
+    assert first.calls == 4 + 2
+    # failed and unparseable items run again only when asked, and then really call again
+    # (an unparseable answer is never cached)
     backend = ScriptedBackend(lambda p: " positive")
     Annotator(task, backend, AnnotateConfig(mode="zero_shot")).run(items, tmp_path / "out.jsonl")
     assert backend.calls == 0
     Annotator(task, backend, AnnotateConfig(mode="zero_shot")).run(
         items, tmp_path / "out.jsonl", retry_failed=True
     )
-    assert backend.calls == 1
+    assert backend.calls == 2
     records = read_jsonl(tmp_path / "out.jsonl")
     assert sorted(r["id"] for r in records) == ["a", "b", "c", "d"]
+    assert {r["id"]: r["label"] for r in records}["a"] == "positive"
     assert {r["id"]: r["label"] for r in records}["b"] == "positive"
 
 

@@ -81,8 +81,10 @@ def test_reliability_against_hostile_server(task, tmp_path):
         for r in records:
             if r["status"] != "ok":
                 assert r["label"] is None and r["reason"]
-        reasons = " ".join(r["reason"] for r in records if r["status"] == "unparseable")
-        assert "empty answer" in reasons and "truncated" in reasons
+        # empty and truncated 200 answers were injected, and none became a final record:
+        # an answer without a label is asked again within the run, never cached as final
+        assert server.outcomes["empty"] > 0 and server.outcomes["truncated"] > 0
+        assert status["unparseable"] == 0
         failed = [r for r in records if r["status"] == "failed"]
         assert failed and all("gave up after 5 attempts" in r["reason"] for r in failed)
         # every fault kind was actually injected (the concurrency bound is tested on its own,
@@ -94,7 +96,7 @@ def test_reliability_against_hostile_server(task, tmp_path):
         before = sum(server.attempts.values())
         rerun = Annotator(task, backend, AnnotateConfig(mode="cot"), cache)
         again = rerun.run(items, tmp_path / "again.jsonl")
-        assert again.calls == len(failed)
+        assert again.calls == len(failed) + status["unparseable"]
         retried = sum(server.attempts.values()) - before
         assert len(failed) <= retried <= 5 * len(failed)
         backend.close()

@@ -109,13 +109,14 @@ def test_bad_task_file_exit_code(tmp_path, capsys):
 def test_reproduce_without_endpoint_says_what_it_needs(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.delenv("LLM_ANNOTATE_MODEL", raising=False)
-    assert main(["reproduce", "--out-dir", str(tmp_path)]) == 0  # `make reproduce` goes on
+    assert main(["reproduce", "--out", str(tmp_path)]) == 0  # `make reproduce` goes on
     assert "skipped" in capsys.readouterr().err
     assert not (tmp_path / "llm-annotate.json").exists()
 
 
 def test_reproduce_writes_reports_and_reuses_cache(server, tmp_path, capsys):
-    args = ["reproduce", "--out-dir", str(tmp_path), "--limit", "8", *backend_args(server)]
+    args = ["reproduce", "--out", str(tmp_path), "--seeds", "1", "--limit", "8",
+            *backend_args(server)]  # fmt: skip
     assert main(args) == 0
     report = json.loads((tmp_path / "llm-annotate.json").read_text())
     assert set(report["results"]) == {"zero_shot", "few_shot", "cot"}

@@ -4,9 +4,56 @@ torch and transformers are imported only by ``TransformersBackend`` (lazily), so
 stays light.
 """
 
-from .annotate import AnnotateConfig, Annotator, DryRun, RunSummary
+__all__: list[str] = [
+    "MODES",
+    "TEMPLATES",
+    "AnnotateConfig",
+    "Annotator",
+    "Backend",
+    "BackendError",
+    "CircuitOpen",
+    "Completion",
+    "Demonstration",
+    "DryRun",
+    "EvalReport",
+    "Generation",
+    "OpenAICompatibleBackend",
+    "ParseResult",
+    "Prices",
+    "PromptTemplate",
+    "ResponseCache",
+    "ResultsWriter",
+    "RunLocked",
+    "RunSummary",
+    "ScriptedBackend",
+    "TaskError",
+    "TaskSpec",
+    "TransformersBackend",
+    "Usage",
+    "accuracy",
+    "agreement",
+    "build_prompt",
+    "cohen_kappa",
+    "confusion",
+    "evaluate",
+    "explain_prompt",
+    "get_template",
+    "label_distribution",
+    "load_items",
+    "load_task",
+    "parse_label",
+    "parse_shard",
+    "prepare_items",
+    "read_jsonl",
+    "task_from_dict",
+    "usage_summary",
+]
+
+from .annotate import Annotator
 from .backends import Backend, BackendError, Completion, Generation, ScriptedBackend, Usage
+from .config import AnnotateConfig, CircuitOpen, DryRun, RunSummary
 from .data import load_items, parse_shard, prepare_items
+from .lock import RunLocked
 from .metrics import (
     EvalReport,
     Prices,
@@ -33,47 +80,3 @@ def __getattr__(name: str):
 
         return TransformersBackend
     raise AttributeError(f"module 'llm_annotate' has no attribute {name!r}")
-
-
-__all__ = [
-    "MODES",
-    "TEMPLATES",
-    "AnnotateConfig",
-    "Annotator",
-    "Backend",
-    "BackendError",
-    "Completion",
-    "Demonstration",
-    "DryRun",
-    "EvalReport",
-    "Generation",
-    "OpenAICompatibleBackend",
-    "ParseResult",
-    "Prices",
-    "PromptTemplate",
-    "ResponseCache",
-    "ResultsWriter",
-    "RunSummary",
-    "ScriptedBackend",
-    "TaskError",
-    "TaskSpec",
-    "TransformersBackend",
-    "Usage",
-    "accuracy",
-    "agreement",
-    "build_prompt",
-    "cohen_kappa",
-    "confusion",
-    "evaluate",
-    "explain_prompt",
-    "get_template",
-    "label_distribution",
-    "load_items",
-    "load_task",
-    "parse_label",
-    "parse_shard",
-    "prepare_items",
-    "read_jsonl",
-    "task_from_dict",
-    "usage_summary",
-]

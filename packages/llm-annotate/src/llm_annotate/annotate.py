@@ -7,112 +7,34 @@ summary = annotator.run(items, "out.jsonl")   # step 2; rerun after a kill to re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
-from tqdm.auto import tqdm
+from lmlab_common import atomic_write_json, get_logger, progress
 
 from .backends import Backend, BackendError, Generation, Usage
+from .config import AnnotateConfig, CircuitOpen, DryRun, RunSummary, verdict
+from .lock import OutputLock
 from .parsing import parse_label
 from .prompts import (
-    MODES,
     PromptTemplate,
     build_prompt,
     explain_prompt,
     get_template,
     stop_sequences,
 )
-from .store import ResponseCache, ResultsWriter, atomic_write_json, cache_key
+from .store import ResponseCache, ResultsWriter, cache_key
 from .task import Demonstration, TaskSpec
 
 
-def _progress_disabled() -> bool:
-    return bool(os.environ.get("LMLAB_QUIET")) or not sys.stderr.isatty()
-
-
-@dataclass
-class AnnotateConfig:
-    """How to annotate. Defaults follow AnnoLLM: greedy decoding for the annotation, explanations
-    generated once per demonstration at temperature 0."""
-
-    mode: str = "cot"  # zero_shot | few_shot | cot (AnnoLLM) | self_consistency
-    template: str = "default"  # one of prompts.TEMPLATES
-    max_tokens: int = 16  # answer budget for zero_shot / few_shot
-    cot_max_tokens: int = 256  # budget for an explanation + answer (cot, self_consistency)
-    explain_max_tokens: int = 128  # budget for each demonstration's explanation
-    temperature: float = 0.0
-    k: int = 5  # samples for self_consistency
-    sc_temperature: float = 0.7  # sampling temperature for self_consistency
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode={self.mode!r} is invalid; allowed: {list(MODES)}")
-        for name in ("max_tokens", "cot_max_tokens", "explain_max_tokens", "k"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} is invalid; allowed: an integer >= 1")
-        for name in ("temperature", "sc_temperature"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0.0 <= value <= 2.0):
-                raise ValueError(f"{name}={value!r} is invalid; allowed: a float in [0, 2]")
-        if self.mode == "self_consistency" and self.sc_temperature == 0.0:
-            raise ValueError("sc_temperature=0.0 is invalid with self_consistency; allowed: > 0")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def sampling(self) -> dict[str, Any]:
-        """Sampling parameters of an annotation call in this mode."""
-        if self.mode == "self_consistency":
-            return {
-                "max_tokens": self.cot_max_tokens,
-                "temperature": self.sc_temperature,
-                "n": self.k,
-            }
-        budget = self.cot_max_tokens if self.mode == "cot" else self.max_tokens
-        return {"max_tokens": budget, "temperature": self.temperature, "n": 1}
-
-
-@dataclass
-class RunSummary:
-    total: int  # items in this shard
-    skipped: int  # already recorded before this run (resume)
-    written: int  # records written by this run
-    labelled: int
-    unparseable: int
-    failed: int
-    calls: int  # prompts sent to the backend (cache misses)
-    cache_hits: int
-    usage: Usage = field(default_factory=Usage)  # tokens of the calls made in this run
-    seconds: float = 0.0
-
-    @property
-    def items_per_second(self) -> float:
-        return self.written / self.seconds if self.seconds > 0 else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "items_per_second": self.items_per_second}
-
-
-@dataclass
-class DryRun:
-    """What a run would send, before spending anything."""
-
-    items: int
-    calls: int  # prompts not yet cached (explanations included)
-    prompt_tokens: int  # estimated over uncached prompts
-    max_completion_tokens: int  # upper bound from the token budgets
-    example_prompt: str
-
-    def cost(self, price_in: float, price_out: float) -> float:
-        """Upper-bound cost with prices per million tokens."""
-        return (self.prompt_tokens * price_in + self.max_completion_tokens * price_out) / 1e6
+def _disable(show: bool | None) -> bool | None:
+    return None if show is None else not show
 
 
 class Annotator:
@@ -140,7 +62,10 @@ class Annotator:
         return cache_key(self.backend.identity(), prompt, {**params, "stop": stop})
 
     def _generate_cached(self, prompts: list[str], params: dict, stop: list[str]):
-        """Yield (index, Generation, cached, key) for ``prompts``; identical prompts go once."""
+        """Yield (index, Generation, cached, key) for ``prompts``; identical prompts go once.
+
+        Nothing is cached here: the caller stores an answer with ``_store`` once it has checked
+        that the answer is usable, so an unusable one is asked again, never replayed."""
         keys = [self._key(p, params, stop) for p in prompts]
         waiting: dict[str, list[int]] = {}
         for i, key in enumerate(keys):
@@ -159,13 +84,17 @@ class Annotator:
         self.backend.check()
         send = [prompts[waiting[k][0]] for k in order]
         self.calls += len(send)
-        for j, gen in self.backend.stream(send, stop=stop, **params):
-            key = order[j]
-            self.cache.put(key, self.backend.identity(), send[j], params, gen)
-            first, *rest = waiting[key]
-            yield first, gen, False, key
-            for i in rest:  # duplicates of a prompt just paid for
-                yield i, gen, True, key
+        stream = self.backend.stream(send, stop=stop, **params)
+        with contextlib.closing(stream):  # stopping early cancels what is in flight
+            for j, gen in stream:
+                key = order[j]
+                first, *rest = waiting[key]
+                yield first, gen, False, key
+                for i in rest:  # duplicates of a prompt just paid for
+                    yield i, gen, True, key
+
+    def _store(self, key: str, prompt: str, params: dict, stop: list[str], gen: Generation):
+        self.cache.put(key, self.backend.identity(), prompt, {**params, "stop": stop}, gen)
 
     # -- AnnoLLM step 1 ---------------------------------------------------------------------
     def explain(self, force: bool = False, attempts: int = 3) -> list[Demonstration]:
@@ -188,7 +117,7 @@ class Annotator:
                 explain_prompt(self.task, self.demonstrations[i], self.template) for i in todo
             ]
             problems = {}
-            for j, gen, _, key in self._generate_cached(prompts, params, stop):
+            for j, gen, cached, key in self._generate_cached(prompts, params, stop):
                 text = gen.completions[0].text.strip() if gen.ok else ""
                 # drop a trailing "So the answer is: X": the CoT demo template adds its own
                 parsed = parse_label(text, self.task, [self.template.cot_cue])
@@ -196,6 +125,8 @@ class Annotator:
                     text = parsed.explanation
                 if text:
                     self.demonstrations[todo[j]].explanation = text
+                    if not cached:
+                        self._store(key, prompts[j], params, stop, gen)
                     continue
                 problems[todo[j]] = gen.error or "the backend returned an empty explanation"
                 self.cache.delete(key)
@@ -211,7 +142,8 @@ class Annotator:
     def save_explanations(self, path: str | os.PathLike) -> None:
         atomic_write_json(
             path,
-            {
+            ensure_ascii=False,
+            data={
                 "task": self.task.name,
                 "template": self.template.name,
                 "backend": self.backend.identity(),
@@ -334,21 +266,22 @@ class Annotator:
 
         Items already in ``out_path`` are skipped, so rerunning after a kill resumes. For CoT
         modes, missing explanations are generated first (cached) and saved to
-        ``explanations_path`` (default ``<out_path>.explanations.json``).
+        ``explanations_path`` (default ``<out_path>.explanations.json``). The output is locked
+        for the run's lifetime (``<out_path>.lock``): a second run on it raises ``RunLocked``.
+
+        An answer without a label is asked again up to ``config.parse_retries`` times and never
+        cached; ``config.max_consecutive_failures`` items in a row without a label stop the run
+        with ``CircuitOpen`` (rerun to resume). ``summary.problem`` says when too few items got
+        a label. ``retry_failed=True`` runs items recorded as failed or unparseable again.
         """
         start = time.perf_counter()
+        if not items:
+            raise ValueError("items is empty; allowed: at least one item (nothing was sent)")
         for i, item in enumerate(items):
             if "__id" not in item:
                 raise ValueError(f"item {i} has no '__id'; prepare items with prepare_items()")
             self.task.check_inputs(item, f"item {i}")
-        if self._needs_explanations():
-            self.explain()
-            self.save_explanations(explanations_path or f"{os.fspath(out_path)}.explanations.json")
-        calls_before = self.calls
-        hits_before = self.cache.hits
-        counts = Counter()
-        usage = Usage()
-        with ResultsWriter(out_path, retry_failed=retry_failed) as writer:
+        with OutputLock(out_path), ResultsWriter(out_path, retry_failed=retry_failed) as writer:
             mine = (self.config.mode, self.template.name, self.backend.model)
             other = sorted(str(s) for s in writer.signatures - {mine})
             if other:
@@ -357,30 +290,114 @@ class Annotator:
                     f"(mode, template, model); this run is {mine}: use a new output file"
                 )
             todo = [item for item in items if item["__id"] not in writer.done]
-            prompts = [self.prompt_for(item) for item in todo]
-            params = self.config.sampling()
-            stop = stop_sequences(self.config.mode, self.template)
-            disable = _progress_disabled() if progress is None else not progress
-            with tqdm(total=len(todo), desc=f"annotate[{self.config.mode}]", disable=disable,
-                      unit="item", dynamic_ncols=True) as bar:  # fmt: skip
-                for i, gen, cached, key in self._generate_cached(prompts, params, stop):
-                    record = self._record(todo[i], gen, cached, key)
-                    writer.write(record)
-                    counts[record["status"]] += 1
+            if todo and self._needs_explanations():
+                self.explain()
+                path = explanations_path or f"{os.fspath(out_path)}.explanations.json"
+                self.save_explanations(path)
+            calls_before, hits_before = self.calls, self.cache.hits  # annotation calls only
+            summary = self._annotate(todo, writer, progress)
+        summary.total, summary.skipped = len(items), len(items) - len(todo)
+        summary.calls = self.calls - calls_before
+        summary.cache_hits = self.cache.hits - hits_before
+        summary.seconds = time.perf_counter() - start
+        if summary.problem:
+            get_logger("llm_annotate").warning("%s: %s", out_path, summary.problem)
+        return summary
+
+    def _annotate(self, todo: list[dict], writer: ResultsWriter, show: bool | None) -> RunSummary:
+        """Ask, parse, ask again when there is no label, write; trip the circuit breaker."""
+        prompts = [self.prompt_for(item) for item in todo]
+        params = self.config.sampling()
+        stop = stop_sequences(self.config.mode, self.template)
+        counts: Counter[str] = Counter()
+        usage = Usage()
+        example: dict | None = None  # first record without a label, for the problem message
+        streak: list[dict] = []  # failed records of the current run of items without a label
+        limit = self.config.max_consecutive_failures
+        asked_again = 0
+
+        def finish(record: dict) -> None:
+            nonlocal example
+            if record["status"] == "ok":
+                for held in streak:  # real failures after all: record them
+                    writer.write(held)
+                streak.clear()
+            elif example is None:
+                example = record
+            if record["status"] == "failed":
+                streak.append(record)  # held back: dropped if the breaker trips (resumable)
+            else:
+                writer.write(record)
+            counts[record["status"]] += 1
+            bar.update(1)
+
+        without_label = 0
+        pending = list(range(len(todo)))
+        desc = f"annotate[{self.config.mode}]"
+        with progress(total=len(todo), desc=desc, unit="item", disable=_disable(show)) as bar:
+            for round_ in range(self.config.parse_retries + 1):
+                if not pending:
+                    break
+                last = round_ == self.config.parse_retries
+                again = []
+                batch = [prompts[j] for j in pending]
+                for i, gen, cached, key in self._generate_cached(batch, params, stop):
+                    index = pending[i]
+                    record = self._record(todo[index], gen, cached, key)
                     if not cached:
                         usage = usage + gen.usage
-                    bar.update(1)
+                    status = record["status"]
+                    if status == "ok":
+                        without_label = 0
+                        if not cached:
+                            self._store(key, batch[i], params, stop, gen)
+                    else:
+                        without_label += 1
+                    if status == "unparseable":
+                        if cached:  # written by an older version: never final
+                            self.cache.delete(key)
+                        if not last:
+                            again.append(index)
+                    if status != "unparseable" or last:
+                        finish(record)
+                    if limit and without_label >= limit:
+                        raise CircuitOpen(self._breaker_message(record, writer))
+                pending = sorted(set(again))
+                asked_again += len(pending)
+            for held in streak:
+                writer.write(held)
+        labelled, unparseable, failed = counts["ok"], counts["unparseable"], counts["failed"]
         return RunSummary(
-            total=len(items),
-            skipped=len(items) - len(todo),
-            written=sum(counts.values()),
-            labelled=counts["ok"],
-            unparseable=counts["unparseable"],
-            failed=counts["failed"],
-            calls=self.calls - calls_before,
-            cache_hits=self.cache.hits - hits_before,
+            total=len(todo),
+            skipped=0,
+            written=labelled + unparseable + failed,
+            labelled=labelled,
+            unparseable=unparseable,
+            failed=failed,
+            calls=0,
+            cache_hits=0,
             usage=usage,
-            seconds=time.perf_counter() - start,
+            asked_again=asked_again,
+            problem=verdict(
+                labelled, unparseable, failed, example, self.config.min_labelled_fraction
+            ),
+        )
+
+    def _breaker_message(self, record: dict, writer: ResultsWriter) -> str:
+        limit = self.config.max_consecutive_failures
+        what = f"{record['status']}: {record.get('reason')}"
+        if record["status"] == "unparseable":
+            raw = record.get("raw")
+            raw = raw if isinstance(raw, str) or raw is None else raw[0]
+            shown = [self.task.shown(label) for label in self.task.labels]
+            what += (
+                f", raw answer {(raw or '')[:80]!r}; none of the answers contains a label "
+                f"{shown}: check the task's labels and the prompt (--dry-run)"
+            )
+        return (
+            f"stopped after {limit} consecutive items without a label (last: {what}); "
+            f"{len(writer.done)} records are kept in {writer.path}: fix the cause and rerun the "
+            "same command to resume"
         )
 
     def close(self) -> None:

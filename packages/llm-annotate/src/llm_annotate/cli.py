@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
+from lmlab_common import add_reproduce_args, run_cli
+
 from .backends import Backend, BackendError
-from .task import TaskError
+from .lock import RunLocked
 
 
 def _add_backend_args(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -36,8 +40,8 @@ def make_backend(args: argparse.Namespace) -> Backend:
 
         return TransformersBackend(args.model, batch_size=args.batch_size)
     if not args.base_url:
-        raise SystemExit(
-            "llm-annotate: --base-url is required with --backend openai "
+        raise ValueError(
+            "--base-url is required with --backend openai "
             "(e.g. --base-url http://localhost:8000/v1 for a local vLLM / llama.cpp server)"
         )
     from .openai_backend import OpenAICompatibleBackend
@@ -60,9 +64,27 @@ def _cache_path(args: argparse.Namespace, beside: str) -> str:
 
 
 def _config(args: argparse.Namespace, mode: str):
-    from .annotate import AnnotateConfig
+    from .config import AnnotateConfig
 
-    return AnnotateConfig(mode=mode, template=args.template, k=getattr(args, "k", 5))
+    extra = {}
+    if getattr(args, "max_consecutive_failures", None) is not None:
+        extra["max_consecutive_failures"] = args.max_consecutive_failures
+    if getattr(args, "parse_retries", None) is not None:
+        extra["parse_retries"] = args.parse_retries
+    return AnnotateConfig(mode=mode, template=args.template, k=getattr(args, "k", 5), **extra)
+
+
+def _one_line_errors(func: Callable[[argparse.Namespace], int]):
+    """Backend trouble and a locked output are reported like bad input: one line, exit 2."""
+
+    @functools.wraps(func)
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (BackendError, RunLocked) as err:
+            raise ValueError(str(err)) from None
+
+    return wrapped
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -88,9 +110,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .task import load_task
 
     task = load_task(args.task)
-    items = prepare_items(load_items(args.data), task, parse_shard(args.shard))
+    rows = load_items(args.data)
+    if not rows:
+        raise ValueError(f"data file {args.data!r} holds no items; nothing to annotate")
+    items = prepare_items(rows, task, parse_shard(args.shard))
     if args.limit is not None:
         items = items[: args.limit]
+    if not items:
+        raise ValueError(
+            f"no items to annotate (data {args.data!r} has {len(rows)}, shard {args.shard}, "
+            f"limit {args.limit}); nothing was sent"
+        )
     backend = make_backend(args)
     annotator = Annotator(task, backend, _config(args, args.mode), _cache_path(args, args.out))
     if args.explanations:
@@ -122,6 +152,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     annotator.close()
     backend.close()
     print(json.dumps(summary.to_dict(), indent=2))
+    if summary.problem:
+        print(f"llm-annotate: error: {summary.problem}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -136,7 +169,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from .task import load_task
 
         if not args.task:
-            raise SystemExit("llm-annotate eval: --gold needs --task (for the id and label fields)")
+            raise ValueError("--gold needs --task (for the id and label fields)")
         task = load_task(args.task)
         gold = {
             r["__id"]: str(r[task.label_field])
@@ -178,7 +211,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     backend = make_backend(args)
     backend.check()
     prices = Prices.load(args.prices) if args.prices else None
-    report = run_comparison(backend, args.out_dir, limit=args.limit, prices=prices)
+    report = run_comparison(backend, args.out, limit=args.limit, prices=prices, seeds=args.seeds)
     backend.close()
     print(to_markdown(report))
     return 0
@@ -197,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--template", default="default")
     p.add_argument("--force", action="store_true", help="regenerate explanations in the task file")
     _add_backend_args(p)
-    p.set_defaults(func=cmd_explain)
+    p.set_defaults(func=_one_line_errors(cmd_explain))
 
     p = sub.add_parser("run", help="annotate a dataset (resumes from --out)")
     p.add_argument("--task", required=True)
@@ -214,29 +247,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="show prompts and token estimate only")
     p.add_argument("--retry-failed", action="store_true", help="rerun items recorded as failed")
     p.add_argument("--prices", help="YAML/JSON: model -> {input, output} USD per 1M tokens")
+    p.add_argument(
+        "--max-consecutive-failures",
+        type=int,
+        help="stop (resumable) after this many items in a row without a label (default 20; 0=off)",
+    )
+    p.add_argument(
+        "--parse-retries",
+        type=int,
+        help="ask again this many times when an answer has no label (default 2)",
+    )
     _add_backend_args(p)
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func=_one_line_errors(cmd_run))
 
     p = sub.add_parser("eval", help="accuracy, kappa, confusion, agreement, usage and cost")
     p.add_argument("--pred", required=True, nargs="+", help="results JSONL file(s)")
     p.add_argument("--gold", help="data file with gold labels (default: the records' gold)")
     p.add_argument("--task", help="task file (needed with --gold)")
     p.add_argument("--prices", help="YAML/JSON: model -> {input, output} USD per 1M tokens")
-    p.set_defaults(func=cmd_eval)
+    p.set_defaults(func=_one_line_errors(cmd_eval))
 
     p = sub.add_parser("reproduce", help="zero-shot vs few-shot vs AnnoLLM, 3 templates")
-    p.add_argument("--out-dir", default="reports")
+    add_reproduce_args(p, seeds=3)
+    p.add_argument("--out-dir", dest="out", help=argparse.SUPPRESS)  # old name of --out
     p.add_argument("--limit", type=int, help="only the first N bundled items")
     p.add_argument("--prices", help="YAML/JSON: model -> {input, output} USD per 1M tokens")
     _add_backend_args(p, required=False)
-    p.set_defaults(func=cmd_reproduce)
+    p.set_defaults(func=_one_line_errors(cmd_reproduce))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (TaskError, BackendError, ValueError, FileNotFoundError) as err:
-        print(f"llm-annotate: error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(build_parser(), argv)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -22,34 +23,49 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def read_utf8(path: str, what: str = "file") -> str:
+    """The text of ``path``; bytes that are not UTF-8 are an error naming the file and line."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ValueError(
+            f"{path}: line {line}: {what} is not valid UTF-8 (byte 0x{data[err.start]:02x} "
+            f"at offset {err.start}); allowed: UTF-8 text (re-save the file as UTF-8)"
+        ) from None
+
+
 def load_items(source: str | os.PathLike | Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows as dicts from a ``.jsonl``/``.json``/``.csv`` path or any iterable of mappings
     (a ``datasets.Dataset`` iterates as dicts)."""
     if isinstance(source, str | os.PathLike):
         path = os.fspath(source)
         if not os.path.exists(path):
-            raise ValueError(f"data={path!r} is invalid; the file does not exist")
+            raise FileNotFoundError(f"data file {path!r} does not exist")
         if path.endswith(".jsonl"):
             rows = []
-            with open(path, encoding="utf-8") as fh:
-                for lineno, line in enumerate(fh, 1):
-                    if line.strip():
-                        try:
-                            rows.append(json.loads(line))
-                        except json.JSONDecodeError as err:
-                            raise ValueError(
-                                f"{path}: line {lineno}: invalid JSON: {err.msg}"
-                            ) from None
+            for lineno, line in enumerate(read_utf8(path, "data").split("\n"), 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as err:
+                        raise ValueError(
+                            f"{path}: line {lineno}: invalid JSON: {err.msg}"
+                        ) from None
             return rows
         if path.endswith(".json"):
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
+            try:
+                data = json.loads(read_utf8(path, "data"))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}: line {err.lineno}: invalid JSON: {err.msg}") from None
             if not isinstance(data, list):
                 raise ValueError(f"{path}: a .json data file must hold a list of objects")
             return data
         if path.endswith(".csv"):
-            with open(path, encoding="utf-8", newline="") as fh:
-                return list(csv.DictReader(fh))
+            text = read_utf8(path, "data")
+            return list(csv.DictReader(io.StringIO(text, newline="")))
         raise ValueError(f"data={path!r} is invalid; allowed: a .jsonl, .json or .csv file")
     return [dict(row) for row in source]
 

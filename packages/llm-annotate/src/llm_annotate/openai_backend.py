@@ -13,11 +13,13 @@ imports torch. Reliability rules:
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import http.client
 import json
 import os
 import random
+import socket
 import threading
 import time
 import urllib.error
@@ -270,21 +272,30 @@ class OpenAICompatibleBackend(Backend):
         cap = min(self.max_backoff, self.backoff_base * (2**attempt))
         return cap / 2 + jitter * cap / 2
 
-    def generate_one(self, prompt: str, max_tokens=256, temperature=0.0, stop=None, n=1):
+    def generate_one(
+        self, prompt: str, max_tokens=256, temperature=0.0, stop=None, n=1, abort=None
+    ):
+        """One prompt with retries; ``abort`` (a ``threading.Event``) stops between attempts."""
         body = self._body(prompt, max_tokens, temperature, stop, n)
         reasons = []
         for attempt in range(self.max_retries + 1):
+            if abort is not None and abort.is_set():
+                return Generation(error="aborted", attempts=attempt)
             try:
                 generation = self._parse(self._post_once(body), stop)
                 generation.attempts = attempt + 1
                 if len(generation.completions) < n:
-                    return self._top_up(generation, body, n, stop)
+                    return self._top_up(generation, body, n, stop, abort)
                 return generation
             except _Retryable as err:
                 reasons.append(str(err))
                 if attempt == self.max_retries:
                     break
-                time.sleep(self._delay(attempt, err.retry_after))
+                delay = self._delay(attempt, err.retry_after)
+                if abort is not None:
+                    abort.wait(delay)
+                else:
+                    time.sleep(delay)
             except ValueError as err:  # a client error (4xx): retrying cannot help
                 return Generation(error=str(err), attempts=attempt + 1)
             except Exception as err:  # noqa: BLE001 - one odd answer must not sink a long run
@@ -294,7 +305,7 @@ class OpenAICompatibleBackend(Backend):
             attempts=len(reasons),
         )
 
-    def _top_up(self, generation: Generation, body: dict, n: int, stop) -> Generation:
+    def _top_up(self, generation: Generation, body: dict, n: int, stop, abort=None) -> Generation:
         """Servers that ignore ``n`` (some llama.cpp builds) return one choice: ask again."""
         for _ in range(n):
             missing = n - len(generation.completions)
@@ -302,7 +313,7 @@ class OpenAICompatibleBackend(Backend):
                 break
             more = self.generate_one(
                 body.get("prompt") or body["messages"][-1]["content"],
-                body["max_tokens"], body["temperature"], stop, missing,
+                body["max_tokens"], body["temperature"], stop, missing, abort,
             )  # fmt: skip
             if not more.ok or not more.completions:
                 return more if not generation.completions else generation
@@ -318,21 +329,36 @@ class OpenAICompatibleBackend(Backend):
         pending = {}
         prompts = list(prompts)
         next_index = 0
+        abort = threading.Event()
         try:
             # Keep at most 2x concurrency futures queued so a huge job does not allocate all.
             while next_index < len(prompts) or pending:
                 while next_index < len(prompts) and len(pending) < 2 * self.concurrency:
                     future = self._pool.submit(
-                        self.generate_one, prompts[next_index], max_tokens, temperature, stop, n
-                    )
+                        self.generate_one,
+                        prompts[next_index], max_tokens, temperature, stop, n, abort,
+                    )  # fmt: skip
                     pending[future] = next_index
                     next_index += 1
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield pending.pop(future), future.result()
         finally:
-            for future in pending:
-                future.cancel()
+            if pending:  # stopped early (Ctrl-C, circuit breaker): drop what is in flight
+                abort.set()
+                for future in pending:
+                    future.cancel()
+                self.interrupt()
+
+    def interrupt(self) -> None:
+        """Break off every request in flight now (their threads see a closed connection)."""
+        with self._rng_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            sock = conn.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         if self._pool is not None:

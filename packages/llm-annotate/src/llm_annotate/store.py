@@ -25,11 +25,6 @@ from lmlab_common import atomic_write_text
 from .backends import Generation
 
 
-def atomic_write_json(path: str | os.PathLike, data: Any) -> None:
-    """Atomic JSON write keeping non-ASCII text readable (lmlab_common does the atomic part)."""
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
 def cache_key(identity: dict[str, Any], prompt: str, params: dict[str, Any]) -> str:
     blob = json.dumps(
         {"backend": identity, "prompt": prompt, "params": params},
@@ -99,33 +94,57 @@ class ResponseCache:
         self._db.close()
 
 
+def _parse_record(line: bytes, path: str, lineno: int) -> dict[str, Any]:
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        problem = "not valid UTF-8"
+    except json.JSONDecodeError as err:
+        problem = f"invalid JSON ({err.msg})"
+    else:
+        if isinstance(record, dict) and "id" in record:
+            return record
+        problem = "not a record (a JSON object with an 'id')"
+    raise ValueError(
+        f"{path}: line {lineno}: corrupt record, {problem}; fix or delete that line "
+        "(the item is then annotated again)"
+    )
+
+
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """All complete records of a JSONL file (a torn last line is ignored)."""
-    records = []
+    """All complete records of a results file (a torn last line is ignored).
+
+    A missing file is ``FileNotFoundError``; a corrupt line is a ``ValueError`` naming the
+    file and the line."""
+    path = os.fspath(path)
     if not os.path.exists(path):
-        return records
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break  # torn write from a kill: not a record
-            line = line.strip()
-            if line:
-                records.append(json.loads(line))
+        raise FileNotFoundError(f"results file {path!r} does not exist")
+    with open(path, "rb") as fh:
+        data = fh.read()
+    records = []
+    lines = data.split(b"\n")[:-1]  # the part after the last newline is a torn write
+    for lineno, line in enumerate(lines, 1):
+        if line.strip():
+            records.append(_parse_record(line, path, lineno))
     return records
+
+
+RETRY = frozenset({"failed", "unparseable"})  # statuses that --retry-failed runs again
 
 
 class ResultsWriter:
     """Append-only JSONL of annotation records with resume.
 
     ``done`` holds the ids already recorded. ``retry_failed=True`` drops records whose status
-    is ``"failed"`` (rewriting the file atomically) so those items run again.
+    is ``"failed"`` or ``"unparseable"`` (rewriting the file atomically) so those items run
+    again.
     """
 
     def __init__(self, path: str | os.PathLike, retry_failed: bool = False) -> None:
         self.path = os.fspath(path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self._repair(retry_failed)
-        existing = read_jsonl(self.path)
+        existing = read_jsonl(self.path) if os.path.exists(self.path) else []
         self.done: set[str] = {str(r["id"]) for r in existing}
         # (mode, template, model) of the records already there, to refuse mixing runs
         self.signatures = {(r.get("mode"), r.get("template"), r.get("model")) for r in existing}
@@ -139,10 +158,14 @@ class ResultsWriter:
             data = fh.read()
         keep = data[: data.rfind(b"\n") + 1]  # cut a torn last line
         if retry_failed:
-            lines = [ln for ln in keep.splitlines(keepends=True) if ln.strip()]
-            keep = b"".join(ln for ln in lines if json.loads(ln).get("status") != "failed")
+            lines = keep.split(b"\n")[:-1]
+            keep = b"".join(
+                ln + b"\n"
+                for n, ln in enumerate(lines, 1)
+                if ln.strip() and _parse_record(ln, self.path, n).get("status") not in RETRY
+            )
         if keep != data:
-            atomic_write_text(self.path, keep.decode("utf-8"))
+            atomic_write_text(self.path, keep.decode("utf-8", "replace"))
 
     def write(self, record: dict[str, Any]) -> None:
         rid = str(record["id"])

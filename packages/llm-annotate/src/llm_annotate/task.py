@@ -26,6 +26,21 @@ class TaskError(ValueError):
     """A malformed task definition; the message names the field (and line when known)."""
 
 
+class _PlainLoader(yaml.SafeLoader):
+    """YAML loader that keeps every plain scalar a string, except ``null`` / ``~`` / empty.
+
+    A task file holds only names and text, so nothing needs YAML 1.1's implicit typing, which
+    turns ``yes``/``no``/``on``/``off`` into booleans and ``01`` into 1: labels stay exactly
+    the strings the user wrote.
+    """
+
+
+_PlainLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag == "tag:yaml.org,2002:null"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 @dataclass
 class Demonstration:
     inputs: dict[str, str]
@@ -155,6 +170,25 @@ def _validate(task: TaskSpec, lines: dict[str, int]) -> None:
             raise _err(lines, path, f"is missing input field(s) {missing}")
 
 
+def _refuse_booleans(value: Any, path: str, lines: dict[str, int]) -> None:
+    """Labels must be the strings the user wrote: a boolean (JSON ``true``, YAML read by a
+    YAML 1.1 loader) would silently become ``"True"``."""
+    if isinstance(value, bool):
+        raise _err(
+            lines,
+            path,
+            f"{value!r} is a boolean, not a label; allowed: strings (quote it, e.g. "
+            f'"{str(value).lower()}" or "{"yes" if value else "no"}")',
+        )
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            _refuse_booleans(key, path, lines)
+            _refuse_booleans(sub, f"{path}.{key}", lines)
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            _refuse_booleans(sub, f"{path}[{i}]", lines)
+
+
 def task_from_dict(data: Any, lines: dict[str, int] | None = None) -> TaskSpec:
     """Build and validate a ``TaskSpec`` from parsed YAML/JSON (``lines``: path -> line)."""
     lines = lines or {}
@@ -169,9 +203,13 @@ def task_from_dict(data: Any, lines: dict[str, int] | None = None) -> TaskSpec:
     for key in data:
         if key not in known:
             raise _err(lines, str(key), f"is unknown; allowed: {sorted(known)}")
-    for key in ("name", "instruction", "input_fields", "labels"):
-        if key not in data:
-            raise TaskError(f"field {key!r} is missing; the task needs {sorted(known)[:4]}...")
+    required = ("name", "instruction", "input_fields", "labels")
+    missing = [key for key in required if key not in data]
+    if missing:
+        raise TaskError(
+            f"field(s) {missing} missing; required: {list(required)}; optional: "
+            f"{sorted(known - set(required))}"
+        )
     raw_fields = data["input_fields"]
     if isinstance(raw_fields, list) and all(isinstance(f, str) for f in raw_fields):
         input_fields = {f: f for f in raw_fields}
@@ -180,6 +218,7 @@ def task_from_dict(data: Any, lines: dict[str, int] | None = None) -> TaskSpec:
     else:
         raise _err(lines, "input_fields", "allowed: a list of names or a mapping name -> display")
     raw_labels = data["labels"]
+    _refuse_booleans(raw_labels, "labels", lines)
     if isinstance(raw_labels, list):
         if len(set(map(str, raw_labels))) != len(raw_labels):
             raise _err(lines, "labels", f"{raw_labels} has duplicates; allowed: distinct labels")
@@ -206,6 +245,7 @@ def task_from_dict(data: Any, lines: dict[str, int] | None = None) -> TaskSpec:
             raise _err(lines, f"demonstrations[{i}]", "allowed: a mapping of fields")
         if label_field not in d:
             raise _err(lines, f"demonstrations[{i}]", f"has no gold label field {label_field!r}")
+        _refuse_booleans(d[label_field], f"demonstrations[{i}].{label_field}", lines)
         inputs = {k: str(v) for k, v in d.items() if k in input_fields}
         demos.append(Demonstration(inputs, str(d[label_field]), d.get("explanation")))
     template = data.get("template")
@@ -237,8 +277,8 @@ def load_task(path: str | os.PathLike) -> TaskSpec:
                 json.loads(text)
             except json.JSONDecodeError as err:
                 raise TaskError(f"{path}: line {err.lineno}: invalid JSON: {err.msg}") from None
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_PlainLoader)
+        data = yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
