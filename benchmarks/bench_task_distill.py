@@ -24,7 +24,7 @@ from task_distill import (
     TEDConfig,
     TEDTrainer,
 )
-from task_distill.synthetic import NuisanceTask
+from task_distill.tasks import NuisanceTask
 from transformers import Trainer, TrainerCallback
 
 STEPS, WARMUP = 12, 2

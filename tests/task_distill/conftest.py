@@ -1,7 +1,7 @@
 import pytest
 from lmlab_common import tiny_causal_lm, tiny_encoder
 from task_distill import PadCollator
-from task_distill.synthetic import NuisanceTask
+from task_distill.tasks import NuisanceTask
 
 TASK = NuisanceTask(min_len=6, max_len=8)
 

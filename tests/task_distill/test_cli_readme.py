@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from lmlab_common import tiny_encoder
 from task_distill.cli import main
-from task_distill.synthetic import NuisanceTask
+from task_distill.tasks import NuisanceTask
 
 README = Path(__file__).resolve().parents[2] / "packages" / "task-distill" / "README.md"
 

@@ -10,7 +10,7 @@ from task_distill import (
     TEDConfig,
     TEDTrainer,
 )
-from task_distill.synthetic import markov_lm_dataset
+from task_distill.tasks import markov_lm_dataset
 
 
 def make_args(tmp_path, **kw):

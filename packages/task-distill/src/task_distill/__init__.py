@@ -28,15 +28,14 @@ from .mapping import (
     student_from_config,
     student_from_teacher,
 )
+from .model import FilteredModel, run_model
 from .trainer import (
-    FilteredModel,
     FilterTrainer,
     KDTrainer,
     LayerwiseTrainer,
     TEDTrainer,
     check_compatible,
     layer_pairs_for,
-    run_model,
 )
 
 __version__ = "0.1.0"

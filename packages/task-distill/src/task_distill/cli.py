@@ -57,7 +57,7 @@ def _load_data(data: DataArgs):
         return Dataset.from_json(data.train_file)
     if data.synthetic <= 0:
         raise SystemExit("error: give --train_file PATH or --synthetic N (N > 0)")
-    from .synthetic import NuisanceTask, markov_lm_dataset
+    from .tasks import NuisanceTask, markov_lm_dataset
 
     if data.synthetic_task == "lm":
         return markov_lm_dataset(data.synthetic, seed=data.synthetic_seed)

@@ -13,6 +13,7 @@ from .filters import TASKS
 from .mapping import parse_layer_pairs
 
 METHODS = ("ted", "kd", "lwd")
+LAYER_LOSS_SCALES = ("teacher", "none")
 
 
 @dataclass
@@ -70,6 +71,15 @@ class TEDConfig(TrainingArguments):
             "padding a batch has. False = official behaviour."
         },
     )
+    layer_loss_scale: str = field(
+        default="teacher",
+        metadata={
+            "help": "'teacher' (default, a fix): divide each layer's MSE by the mean square of "
+            "the teacher's (filtered) states on real tokens, so the term is scale-free and "
+            "mse_alpha means the same on any model. 'none': the official raw MSE, whose size "
+            "follows the teacher's hidden-state scale (it can drown the task loss)."
+        },
+    )
     task: str | None = field(
         default=None,
         metadata={"help": f"One of {TASKS}; None = inferred from the model class."},
@@ -95,6 +105,7 @@ class TEDConfig(TrainingArguments):
                 "an int > 0 or None",
             )
         require_choice("filter_activation", self.filter_activation, sorted(ACT2FN))
+        require_choice("layer_loss_scale", self.layer_loss_scale, LAYER_LOSS_SCALES)
         if self.task is not None:
             require_choice("task", self.task, TASKS)
         if not isinstance(self.layer_mapping, str):
@@ -105,6 +116,24 @@ class TEDConfig(TrainingArguments):
         if self.label_names is None:
             self.label_names = ["labels"]
         super().__post_init__()
+
+    @classmethod
+    def from_training_args(cls, args: TrainingArguments, **ted_fields) -> TEDConfig:
+        """A ``TEDConfig`` with every ``TrainingArguments`` field of ``args`` (``args`` itself
+        when it already is one and no fields are given) plus the given TED fields."""
+        if not isinstance(args, TrainingArguments):
+            raise ValueError(
+                f"args={type(args).__name__} is invalid; allowed: TrainingArguments or TEDConfig"
+            )
+        if isinstance(args, cls) and not ted_fields:
+            return args
+        names = {f.name for f in dataclasses.fields(args) if f.init}
+        # to_dict gives user-facing values (enums as strings); secrets come from the object.
+        kwargs = {k: v for k, v in args.to_dict().items() if k in names}
+        for name in names:
+            if name.endswith("token") or name not in kwargs:
+                kwargs[name] = getattr(args, name)
+        return cls(**{**kwargs, **ted_fields})
 
     def ted_fields(self) -> dict:
         """Only the fields this package adds (for reports and JSON)."""

@@ -22,6 +22,12 @@ class PadCollator:
     def __call__(self, features: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if not features:
             raise ValueError("cannot collate an empty batch")
+        for i, f in enumerate(features):
+            if "input_ids" not in f or len(f["input_ids"]) == 0:
+                raise ValueError(
+                    f"input_ids of example {i} in the batch is empty or missing; allowed: at "
+                    "least one token per example (drop empty rows before training)"
+                )
         width = max(len(f["input_ids"]) for f in features)
         n = len(features)
         ids = torch.full((n, width), self.pad_id, dtype=torch.long)

@@ -154,10 +154,20 @@ class TaskAwareFilters(nn.Module):
                 out.append(self.heads[key](self.dropout(z)))
         return out
 
-    def task_loss(self, filtered: Sequence[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
-        """Stage-I loss: the task loss of each filter's head, averaged over filters."""
+    def task_loss(
+        self,
+        filtered: Sequence[torch.Tensor],
+        labels: torch.Tensor,
+        head_logits: Sequence[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Stage-I loss: the task loss of each filter's head, averaged over filters.
+
+        ``head_logits`` (from :meth:`head_logits`) avoids running the heads a second time.
+        """
         losses = []
-        for logits in self.head_logits(filtered):
+        if head_logits is None:
+            head_logits = self.head_logits(filtered)
+        for logits in head_logits:
             if self.config.task == "sequence_classification":
                 losses.append(classification_loss(logits, labels))
             elif self.config.task == "causal_lm":

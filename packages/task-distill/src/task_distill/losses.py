@@ -53,28 +53,41 @@ def kd_loss(
     return per_row.mean() * temperature**2
 
 
-def _masked_mse(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+def _masked_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of ``(B, T, D)`` ``x`` over real positions (``mask`` ``(B, T)``, 1 = real)."""
+    if mask is None:
+        return x.mean()
+    m = mask.to(x.dtype).unsqueeze(-1)  # (B, T, 1)
+    return (x * m).sum() / (m.sum() * x.shape[-1]).clamp_min(1.0)
+
+
+def _masked_mse(
+    a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None, normalize: bool = False
+) -> torch.Tensor:
     if a.shape != b.shape:
         raise ValueError(
             f"layer states have shapes {tuple(a.shape)} (student) and {tuple(b.shape)} "
             "(teacher); project or filter them to the same width first"
         )
-    sq = (a.float() - b.detach().float()) ** 2  # (B, T, D)
-    if mask is None:
-        return sq.mean()
-    m = mask.to(sq.dtype).unsqueeze(-1)  # (B, T, 1)
-    return (sq * m).sum() / (m.sum() * sq.shape[-1]).clamp_min(1.0)
+    target = b.detach().float()
+    mse = _masked_mean((a.float() - target) ** 2, mask)
+    if normalize:
+        mse = mse / _masked_mean(target**2, mask).clamp_min(1e-8)
+    return mse
 
 
 def layer_mse_loss(
     student_states: Sequence[torch.Tensor] | torch.Tensor,
     teacher_states: Sequence[torch.Tensor] | torch.Tensor,
     mask: torch.Tensor | None = None,
+    normalize: bool = False,
 ) -> torch.Tensor:
     """Mean over pairs of ``mean((s - t)²)``; states are ``(B, T, D)`` (or one tensor).
 
     ``mask`` ``(B, T)`` (1 = real token) excludes padding; ``None`` averages over every
     position including padding, as the official code does. Teacher states are detached.
+    ``normalize=True`` divides each pair's MSE by ``mean(t²)`` over the same positions (a
+    scale-free relative error: 1.0 for a student that outputs zeros); ``False`` is official.
     """
     if isinstance(student_states, torch.Tensor):
         student_states = [student_states]
@@ -85,7 +98,10 @@ def layer_mse_loss(
             f"got {len(student_states)} student and {len(teacher_states)} teacher states; "
             "allowed: the same number (>= 1) of paired layers"
         )
-    losses = [_masked_mse(s, t, mask) for s, t in zip(student_states, teacher_states, strict=True)]
+    losses = [
+        _masked_mse(s, t, mask, normalize)
+        for s, t in zip(student_states, teacher_states, strict=True)
+    ]
     return torch.stack(losses).mean()
 
 
@@ -101,12 +117,14 @@ def ted_loss(
     temperature: float = 2.0,
     logits_mask: torch.Tensor | None = None,
     states_mask: torch.Tensor | None = None,
+    normalize_states: bool = False,
 ) -> dict[str, torch.Tensor]:
     """The stage-II objective; returns ``{"loss", "task", "kd", "layer"}``.
 
     ``loss = task + kl_alpha · kd_loss + mse_alpha · layer_mse_loss``. A term whose alpha is 0
     is skipped (reported as 0). For TED pass filter outputs as states; for layer-wise
-    distillation pass projected student states and raw teacher states.
+    distillation pass projected student states and raw teacher states. ``normalize_states``
+    is :func:`layer_mse_loss`'s ``normalize``.
     """
     zero = task_loss.new_zeros(())
     kd = zero
@@ -118,7 +136,7 @@ def ted_loss(
     if mse_alpha:
         if student_states is None or teacher_states is None:
             raise ValueError("mse_alpha > 0 needs student_states and teacher_states")
-        layer = layer_mse_loss(student_states, teacher_states, states_mask)
+        layer = layer_mse_loss(student_states, teacher_states, states_mask, normalize_states)
     loss = task_loss + kl_alpha * kd + mse_alpha * layer
     return {"loss": loss, "task": task_loss.detach(), "kd": kd.detach(), "layer": layer.detach()}
 

@@ -90,6 +90,16 @@ def parse_layer_pairs(spec: str | Sequence[Sequence[int]]) -> LayerPairs:
             pairs.append((int(p[0]), int(p[1])))
     if not pairs:
         raise ValueError("layer_mapping is empty; allowed: 'auto' or at least one pair")
+    for side, index in (("student", 0), ("teacher", 1)):
+        seen = [p[index] for p in pairs]
+        repeated = sorted({x for x in seen if seen.count(x) > 1})
+        if repeated:
+            text = ",".join(f"{s}:{t}" for s, t in pairs)
+            raise ValueError(
+                f"layer_mapping={text!r} is invalid: {side} layer(s) {repeated} appear in more "
+                "than one pair; allowed: each student and each teacher layer at most once "
+                "(one filter per layer)"
+            )
     return pairs
 
 

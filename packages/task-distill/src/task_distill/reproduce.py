@@ -14,7 +14,8 @@ import statistics
 
 from lmlab_common import atomic_write_json, atomic_write_text, get_logger
 
-from .experiment import ClaimSetup, LMSetup, run_claim, run_lm
+from .experiment import ClaimSetup, run_claim
+from .scenarios import LMSetup, run_lm
 
 log = get_logger(__name__)
 

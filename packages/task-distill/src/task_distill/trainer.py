@@ -14,94 +14,40 @@ from collections import defaultdict
 
 import torch
 from torch import nn
-from transformers import PreTrainedModel, Trainer
+from transformers import PreTrainedModel, Trainer, TrainingArguments
 
 from .config import TEDConfig
 from .filters import TaskAwareFilters, infer_task
 from .losses import causal_lm_mask, ted_loss
 from .mapping import LayerPairs, hidden_size, num_layers, resolve_layer_pairs
-
-FILTERS_DIR = "filters"
-
-
-class FilteredModel(nn.Module):
-    """A transformers model and (optionally) its filters; forward returns both outputs.
-
-    ``forward(...)`` → dict with ``loss`` (the model's own task loss when ``labels`` are given),
-    ``logits``, ``hidden_states`` and ``filtered`` (list of ``(B, T, d_f)`` or ``None``).
-    """
-
-    def __init__(self, model: PreTrainedModel, filters: TaskAwareFilters | None = None) -> None:
-        super().__init__()
-        self.model = model
-        self.filters = filters
-        self.freeze_backbone = False
-
-    @property
-    def config(self):
-        return self.model.config
-
-    def train(self, mode: bool = True) -> FilteredModel:
-        super().train(mode)
-        if self.freeze_backbone:
-            self.model.eval()  # a frozen backbone gives fixed features (no dropout)
-        return self
-
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        **kwargs,
-    ) -> dict:
-        out = run_model(self.model, input_ids, attention_mask, token_type_ids, labels, **kwargs)
-        filtered = self.filters(out.hidden_states) if self.filters is not None else None
-        return {
-            "loss": getattr(out, "loss", None),
-            "logits": out.logits,
-            "hidden_states": out.hidden_states,
-            "filtered": filtered,
-        }
-
-    def save_pretrained(self, directory: str | os.PathLike, **kwargs) -> None:
-        """The backbone via ``save_pretrained``; filters in ``directory/filters``."""
-        self.model.save_pretrained(directory, **kwargs)
-        if self.filters is not None:
-            self.filters.save_pretrained(os.path.join(directory, FILTERS_DIR))
-
-    def load_checkpoint(self, directory: str | os.PathLike) -> None:
-        loaded = type(self.model).from_pretrained(directory)
-        self.model.load_state_dict(loaded.state_dict())
-        if self.filters is not None:
-            saved = TaskAwareFilters.from_pretrained(os.path.join(directory, FILTERS_DIR))
-            self.filters.load_state_dict(saved.state_dict())
+from .model import FilteredModel, run_model
 
 
-def run_model(model, input_ids, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
-    """Call a transformers model with ``output_hidden_states=True``; check it returned them."""
-    extra = dict(kwargs)
-    if token_type_ids is not None:
-        extra["token_type_ids"] = token_type_ids
-    if labels is not None:
-        extra["labels"] = labels
-    out = model(
-        input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, **extra
-    )
-    if getattr(out, "hidden_states", None) is None:
-        raise ValueError(
-            f"{type(model).__name__} returned no hidden_states with output_hidden_states=True; "
-            "TED and LWD need a model that exposes its per-layer hidden states"
-        )
-    return out
+def _check_dataset(name: str, dataset) -> None:
+    if dataset is None:
+        return
+    try:
+        size = len(dataset)
+    except TypeError:
+        return  # an iterable dataset: its length is unknown
+    if size == 0:
+        raise ValueError(f"{name} is empty (0 rows); allowed: a dataset with at least one row")
 
 
 class _Base(Trainer):
     """Shared plumbing: save/load of ``FilteredModel`` and logging of the loss terms."""
 
     def __init__(self, *args, **kwargs) -> None:
+        _check_dataset("train_dataset", kwargs.get("train_dataset"))
+        eval_data = kwargs.get("eval_dataset")
+        if isinstance(eval_data, dict):
+            for key, value in eval_data.items():
+                _check_dataset(f"eval_dataset[{key!r}]", value)
+        else:
+            _check_dataset("eval_dataset", eval_data)
         super().__init__(*args, **kwargs)
         self._terms: dict[str, list[float]] = defaultdict(list)
+        self._eval_terms: dict[str, list[float]] = defaultdict(list)
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
         output_dir = output_dir if output_dir is not None else self.args.output_dir
@@ -116,9 +62,21 @@ class _Base(Trainer):
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         (model or self.model).load_checkpoint(resume_from_checkpoint)
 
-    def _record(self, **terms: torch.Tensor) -> None:
+    def _record(self, training: bool, **terms: torch.Tensor) -> None:
+        target = self._terms if training else self._eval_terms
         for name, value in terms.items():
-            self._terms[name].append(float(value))
+            target[name].append(float(value))
+
+    def evaluation_loop(self, *args, **kwargs):
+        """Adds the mean distillation terms as ``<prefix>_<term>_loss`` to the metrics."""
+        self._eval_terms.clear()
+        output = super().evaluation_loop(*args, **kwargs)
+        prefix = kwargs.get("metric_key_prefix", args[4] if len(args) > 4 else "eval")
+        for name, values in self._eval_terms.items():
+            if values:
+                output.metrics[f"{prefix}_{name}_loss"] = sum(values) / len(values)
+        self._eval_terms.clear()
+        return output
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         if "loss" in logs:
@@ -140,20 +98,23 @@ class FilterTrainer(_Base):
     teacher (pass ``student=`` so the filters sit on the teacher side of ``layer_mapping``) and
     once for the student (pass ``teacher=``: student side, and d_f defaults to the teacher's
     hidden size as in the official code). Without either, ``layers`` (default: all) is used.
+
+    The model you pass is not modified: its parameters are frozen only while :meth:`train`
+    runs (``requires_grad`` is restored afterwards) and it runs without gradients.
+    ``args`` may be a plain ``TrainingArguments``.
     """
 
     def __init__(
         self,
         model: PreTrainedModel,
-        args: TEDConfig,
+        args: TrainingArguments,
         filters: TaskAwareFilters | None = None,
         layers: list[int] | None = None,
         teacher: PreTrainedModel | None = None,
         student: PreTrainedModel | None = None,
         **kwargs,
     ) -> None:
-        if not isinstance(args, TEDConfig):
-            raise ValueError(f"args={type(args).__name__} is invalid; allowed: a TEDConfig")
+        args = TEDConfig.from_training_args(args)
         if teacher is not None and student is not None:
             raise ValueError("pass teacher= (model is the student) or student=, not both")
         d_f = args.filter_output_dim
@@ -173,25 +134,33 @@ class FilterTrainer(_Base):
                 activation=args.filter_activation,
                 dropout=args.filter_dropout,
             )
-        for p in model.parameters():
-            p.requires_grad_(False)
-        wrapped = FilteredModel(model, filters)
-        wrapped.freeze_backbone = True
-        super().__init__(model=wrapped, args=args, **kwargs)
+        super().__init__(model=FilteredModel(model, filters, stage1=True), args=args, **kwargs)
+        self._backbone = model
 
     @property
     def filters(self) -> TaskAwareFilters:
         return self.accelerator.unwrap_model(self.model).filters
 
+    def train(self, *args, **kwargs):
+        """``Trainer.train`` with the backbone frozen for its duration only."""
+        flags = [p.requires_grad for p in self._backbone.parameters()]
+        was_training = self._backbone.training
+        for p in self._backbone.parameters():
+            p.requires_grad_(False)
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            for p, flag in zip(self._backbone.parameters(), flags, strict=True):
+                p.requires_grad_(flag)
+            self._backbone.train(was_training)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        labels = inputs.get("labels")
-        if labels is None:
+        if inputs.get("labels") is None:
             raise ValueError("stage I needs 'labels' in every batch")
-        out = model(**{k: v for k, v in inputs.items() if k != "labels"})
-        filters = self.accelerator.unwrap_model(model).filters
-        loss = filters.task_loss(out["filtered"], labels)
+        out = model(**inputs)  # filters and heads run inside the (DDP-wrapped) forward
+        loss = out["loss"]
         if return_outputs:
-            return loss, {"loss": loss, "logits": filters.head_logits(out["filtered"])[-1]}
+            return loss, {"loss": loss, "logits": out["logits"]}
         return loss
 
 
@@ -203,14 +172,13 @@ class _DistillTrainer(_Base):
     def __init__(
         self,
         model: PreTrainedModel,
-        args: TEDConfig,
+        args: TrainingArguments,
         teacher: PreTrainedModel,
         student_filters: TaskAwareFilters | None = None,
         teacher_filters: TaskAwareFilters | None = None,
         **kwargs,
     ) -> None:
-        if not isinstance(args, TEDConfig):
-            raise ValueError(f"args={type(args).__name__} is invalid; allowed: a TEDConfig")
+        args = TEDConfig.from_training_args(args)
         check_compatible(teacher, model, _task(args, model))
         self.layer_pairs: LayerPairs = []
         if self.method != "kd":
@@ -226,9 +194,8 @@ class _DistillTrainer(_Base):
         for p in model.parameters():
             p.requires_grad_(True)  # the whole student trains (stage I may have frozen it)
         super().__init__(model=FilteredModel(model, student_filters), args=args, **kwargs)
+        # The teacher runs under no_grad in eval mode; its requires_grad flags are left alone.
         self.teacher = teacher.to(self.args.device).eval()
-        for p in self.teacher.parameters():
-            p.requires_grad_(False)
         self.teacher_filters = None
         if teacher_filters is not None:
             self.teacher_filters = teacher_filters.to(self.args.device).eval()
@@ -267,8 +234,14 @@ class _DistillTrainer(_Base):
             temperature=args.temperature,
             logits_mask=logits_mask,
             states_mask=states_mask,
+            normalize_states=args.layer_loss_scale == "teacher",
         )
-        self._record(task=terms["task"], kd=terms["kd"], layer=terms["layer"])
+        if not model.training:
+            # Evaluation: eval_loss is the task loss; the terms are reported beside it.
+            self._record(False, kd=terms["kd"], layer=terms["layer"], total=terms["loss"])
+            loss = terms["task"]
+            return (loss, {"loss": loss, "logits": out["logits"]}) if return_outputs else loss
+        self._record(True, task=terms["task"], kd=terms["kd"], layer=terms["layer"])
         if return_outputs:
             return terms["loss"], {"loss": terms["loss"], "logits": out["logits"]}
         return terms["loss"]
