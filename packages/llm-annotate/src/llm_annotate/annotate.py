@@ -351,7 +351,7 @@ class Annotator:
                         without_label = 0
                         if not cached:
                             self._store(key, batch[i], params, stop, gen)
-                    else:
+                    elif round_ == 0:  # count items, not asks: a re-ask is the same item
                         without_label += 1
                     if status == "unparseable":
                         if cached:  # written by an older version: never final

@@ -190,7 +190,7 @@ class OpenAICompatibleBackend(Backend):
             conn.close()
             self._local.conn = None
 
-    def _post_once(self, body: dict) -> dict:
+    def _post_once(self, body: dict, abort: threading.Event | None = None) -> dict:
         path = (
             f"{self._url.path}/{'chat/completions' if self.endpoint == 'chat' else 'completions'}"
         )
@@ -202,7 +202,7 @@ class OpenAICompatibleBackend(Backend):
                 conn.request("POST", path, body=data, headers=headers)
                 response = conn.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                if not reused:
+                if not reused or (abort is not None and abort.is_set()):
                     raise
                 # the server closed an idle keep-alive connection: reconnect once, not a retry
                 conn, _ = self._connection(fresh=True)
@@ -282,7 +282,7 @@ class OpenAICompatibleBackend(Backend):
             if abort is not None and abort.is_set():
                 return Generation(error="aborted", attempts=attempt)
             try:
-                generation = self._parse(self._post_once(body), stop)
+                generation = self._parse(self._post_once(body, abort), stop)
                 generation.attempts = attempt + 1
                 if len(generation.completions) < n:
                     return self._top_up(generation, body, n, stop, abort)
