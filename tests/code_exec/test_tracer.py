@@ -130,3 +130,28 @@ def test_state_format_and_parse_errors():
         parse_trace("<line> 3 <state> </state>")
     with pytest.raises(ValueError, match="output"):
         parse_trace("<line> <0> <state> </state> <output> 5")
+
+
+def test_class_header_is_one_step_and_set_elements_run_no_user_repr(box):
+    src = (
+        "class A:\n    y = 2\n    def __repr__(self):\n        print('repr ran')\n"
+        "        return 'A'\n    def __hash__(self):\n        return 1\n"
+        "s = {A(), A()}\nt = {3, 1, 2}\n"
+    )
+    result = box.run(src)
+    assert result.status == "ok", result.error
+    assert [s.line for s in result.steps].count(0) == 1  # the class line, once
+    assert "repr ran" not in result.stdout
+    assert result.steps[-1].state == {"s": "{ <A> , <A> }", "t": "{ 1 , 2 , 3 }"}
+
+
+def test_steps_come_in_completion_order(box):
+    src = "def f(a):\n    return a + 1\nx = f(1)\n"
+    assert [s.line for s in box.run(src).steps] == [0, 1, 2]  # callee's line before the call
+
+
+def test_huge_source_gets_a_clear_memory_message(box):
+    result = box.run("x = 1\n" * 170_000, timeout_s=10.0)  # ~1 MB of source
+    assert result.status in {"ok", "memory_limit"}, (result.status, result.error)
+    if result.status == "memory_limit":
+        assert "max_memory_mb" in result.error

@@ -6,7 +6,7 @@ from .data import build_dataset, build_examples
 from .metrics import TraceMetrics, compute_metrics, compute_singleline_metrics
 from .model import PrefixLMTraceModel, prefix_lm_mask
 from .mutation import Mutant, augment, candidate_mutants
-from .sandbox import Sandbox, namespaces_available, trace, trace_many
+from .sandbox import Sandbox, available_layers, namespaces_available, trace, trace_many
 from .trace_format import (
     STATUSES,
     Step,
@@ -32,6 +32,7 @@ __all__ = [
     "TraceCollator",
     "TraceMetrics",
     "augment",
+    "available_layers",
     "build_dataset",
     "build_examples",
     "build_tokenizer",

@@ -8,6 +8,9 @@ from lmlab_common import ConfigBase, require, require_choice, require_range
 from transformers import Seq2SeqTrainingArguments
 
 ISOLATIONS = ("auto", "namespace", "process")
+# Layers a caller may insist on with ``require=`` (see the README's security section).
+LAYERS = ("namespaces", "uid_drop", "private_tmp", "landlock", "landlock_net", "landlock_scope",
+          "seccomp", "guards")  # fmt: skip
 
 
 def _positive_int(name: str, value: object) -> None:
@@ -30,6 +33,11 @@ class SandboxConfig(ConfigBase):
     drop_privileges: bool = True  # when root: run the job as uid/gid `unprivileged_uid`
     unprivileged_uid: int = 65534  # "nobody"
     in_child_guards: bool = True  # False only to test that the outer layers hold on their own
+    landlock: bool = True  # Landlock file/TCP/scope rules when the kernel offers them
+    seccomp: bool = True  # seccomp filter: no exec, no new processes, no ptrace, ...
+    private_tmp: bool = True  # as root in namespaces: private tmpfs over /tmp, /var/tmp, /dev/shm
+    tmpfs_mb: int = 64  # size of each private tmpfs
+    require: tuple[str, ...] = ()  # layers that must be in force, else Sandbox refuses to run
 
     def __post_init__(self) -> None:
         require_range("timeout_s", self.timeout_s, 0, 600, low_inclusive=False)
@@ -43,8 +51,14 @@ class SandboxConfig(ConfigBase):
         require(isinstance(self.drop_privileges, bool), "drop_privileges", self.drop_privileges,
                 "a bool")  # fmt: skip
         _positive_int("unprivileged_uid", self.unprivileged_uid)
-        require(isinstance(self.in_child_guards, bool), "in_child_guards", self.in_child_guards,
-                "a bool")  # fmt: skip
+        for name in ("in_child_guards", "landlock", "seccomp", "private_tmp"):
+            require(isinstance(getattr(self, name), bool), name, getattr(self, name), "a bool")
+        _positive_int("tmpfs_mb", self.tmpfs_mb)
+        if isinstance(self.require, str):
+            self.require = (self.require,)
+        self.require = tuple(self.require)
+        for layer in self.require:
+            require_choice("require", layer, LAYERS)
 
     def job_limits(self) -> dict:
         keys = ("timeout_s", "max_steps", "max_memory_mb", "max_output_bytes", "max_file_bytes",
@@ -119,6 +133,7 @@ class CodeExecTrainingArguments(Seq2SeqTrainingArguments):
 
 
 __all__ = [
+    "LAYERS",
     "CodeExecTrainingArguments",
     "MutationConfig",
     "SandboxConfig",

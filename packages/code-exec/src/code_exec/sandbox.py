@@ -1,13 +1,18 @@
 """Run untrusted Python in separate, limited processes and collect execution traces.
 
-Layers (see the package README): a pool of pre-started worker processes (zygotes), each in its
-own pid + network + mount namespace when ``unshare`` works here (else a Linux subreaper that
-collects orphans); per program a forked job process in a new session with RLIMIT_AS / CPU /
-FSIZE / NOFILE / NPROC / CORE, running as an unprivileged uid when started as root, with a
-cleared environment, a private temp cwd and in-child guards that disable process spawning,
-signals, sockets and writes outside the temp dir. The job is killed with its process group on
-timeout and every stray process is killed before the next job. The caller never hangs: a
-worker that does not answer in time is killed with its whole namespace and replaced.
+Layers (see the package README's security section): a pool of pre-started worker processes
+(zygotes) started from a scrubbed environment, each in its own pid + network + mount
+namespace when ``unshare`` works here (else a Linux subreaper that collects orphans), with
+private tmpfs mounts over /tmp, /var/tmp and /dev/shm when root in namespaces. Per program a
+forked job process in a new session with RLIMIT_AS / CPU / FSIZE / NOFILE / NPROC / CORE,
+running as an unprivileged uid when started as root, confined by **Landlock** (files: read
+the interpreter, write only the job's temp folder; no TCP; signals and abstract sockets
+scoped to the job) and a **seccomp** filter (no exec, no new processes, no ptrace, no
+sockets, no administrative calls), with Python guards as a friendly first layer. The job is
+killed with its process group on timeout and every stray process is killed before the next
+job. The caller never hangs: a worker that does not answer in time is killed with its whole
+namespace and replaced. ``Sandbox.layers`` reports what is in force; ``require=`` refuses
+to run without the named layers.
 """
 
 from __future__ import annotations
@@ -27,12 +32,15 @@ import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from lmlab_common import get_logger, progress, require
+from lmlab_common import get_logger, progress
+from lmlab_common import require as _require
 
-from .config import SandboxConfig
+from ._worker import landlock as _landlock
+from ._worker import seccomp as _seccomp
+from .config import LAYERS, SandboxConfig
 from .trace_format import Step, Trace
 
-WORKER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_worker.py")
+WORKER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_worker")
 REPLY_SLACK_S = 5.0  # extra wall time the caller waits for a worker beyond timeout_s
 START_TIMEOUT_S = 30.0
 _log = get_logger(__name__)
@@ -53,6 +61,42 @@ def namespaces_available() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
+
+
+def available_layers(config: SandboxConfig | None = None) -> dict[str, bool]:
+    """What this machine and caller can offer, per layer name (before any worker starts)."""
+    config = config or SandboxConfig()
+    abi = _landlock.abi_version()
+    is_root = os.geteuid() == 0
+    ns = config.isolation != "process" and namespaces_available()
+    return {
+        "namespaces": ns,
+        "uid_drop": is_root and config.drop_privileges,
+        "private_tmp": ns and is_root and config.private_tmp,
+        "landlock": abi >= 1 and config.landlock,
+        "landlock_net": abi >= 4 and config.landlock,
+        "landlock_scope": abi >= 6 and config.landlock,
+        "seccomp": _seccomp.available() and config.seccomp,
+        "guards": config.in_child_guards,
+    }
+
+
+def _missing_message(missing: list[str], in_force: list[str], details: dict) -> str:
+    why = {
+        "landlock": f"the kernel's Landlock ABI is {details.get('landlock_abi', 0)} "
+        "(needs >= 1: Linux >= 5.13 with lsm=landlock), or SandboxConfig(landlock=False)",
+        "landlock_net": "needs Landlock ABI >= 4 (Linux >= 6.7)",
+        "landlock_scope": "needs Landlock ABI >= 6 (Linux >= 6.12)",
+        "seccomp": "the kernel has no seccomp filters, an unknown architecture, or "
+        "SandboxConfig(seccomp=False)",
+        "namespaces": "`unshare --pid --net --mount` does not work for this user",
+        "uid_drop": "the caller is not root, or drop_privileges=False",
+        "private_tmp": "needs root and namespaces",
+        "guards": "in_child_guards=False",
+    }
+    reasons = "; ".join(f"{name}: {why.get(name, 'unavailable')}" for name in missing)
+    return (f"code-exec sandbox refuses to run: required layer(s) missing: {', '.join(missing)} "
+            f"({reasons}); layers in force here: {', '.join(in_force) or 'none'}")  # fmt: skip
 
 
 def _descendants(root: int) -> list[int]:
@@ -95,6 +139,8 @@ class _Worker:
         self.proc: subprocess.Popen | None = None
         self.buffer = b""
         self.lock = threading.RLock()
+        self.layers: list[str] = []
+        self.details: dict = {}
 
     @property
     def isolated(self) -> bool:
@@ -105,9 +151,12 @@ class _Worker:
 
     def start(self) -> None:
         pidns = self.isolated
-        options = {"pidns": pidns, "tmp_root": self.tmp_root, "drop_uid": None}
-        if self.config.drop_privileges and os.geteuid() == 0:
-            options["drop_uid"] = self.config.unprivileged_uid
+        cfg = self.config
+        want = [name for name in ("landlock", "seccomp", "private_tmp") if getattr(cfg, name)]
+        options = {"pidns": pidns, "tmp_root": self.tmp_root, "drop_uid": None, "want": want,
+                   "guards": cfg.in_child_guards, "tmpfs_mb": cfg.tmpfs_mb}  # fmt: skip
+        if cfg.drop_privileges and os.geteuid() == 0:
+            options["drop_uid"] = cfg.unprivileged_uid
         argv = [sys.executable, "-I", "-B", WORKER_PATH, json.dumps(options)]
         if pidns:
             argv = [shutil.which("unshare"), "--pid", "--fork", "--net", "--mount-proc",
@@ -123,10 +172,16 @@ class _Worker:
             cwd="/",
         )
         self.buffer = b""
-        hello = self._read_line(START_TIMEOUT_S)
-        if hello is None or not json.loads(hello).get("ready"):
+        line = self._read_line(START_TIMEOUT_S)
+        hello = json.loads(line) if line else {}
+        if not hello.get("ready"):
             self.kill()
             raise RuntimeError("the sandbox worker did not start")
+        self.layers, self.details = list(hello.get("layers", [])), hello.get("details", {})
+        missing = [name for name in self.config.require if name not in self.layers]
+        if missing:
+            self.kill()
+            raise RuntimeError(_missing_message(missing, self.layers, self.details))
 
     def _read_line(self, timeout: float) -> bytes | None:
         assert self.proc is not None and self.proc.stdout is not None
@@ -204,7 +259,7 @@ def _check_source(source: str | bytes) -> str:
                 f"source is not valid UTF-8 (byte {exc.start}: "
                 f"{source[exc.start : exc.start + 1]!r}); allowed: UTF-8 text"
             ) from None
-    require(isinstance(source, str), "source", type(source).__name__, "str or UTF-8 bytes")
+    _require(isinstance(source, str), "source", type(source).__name__, "str or UTF-8 bytes")
     return source
 
 
@@ -215,15 +270,44 @@ class Sandbox:
     ...     traces = box.map(["x = 1", "print(2)"])
     """
 
-    def __init__(self, config: SandboxConfig | None = None, pool_size: int = 2):
-        require(isinstance(pool_size, int) and pool_size > 0, "pool_size", pool_size, "int > 0")
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        pool_size: int = 2,
+        *,
+        require: Iterable[str] | None = None,
+    ):
+        _require(isinstance(pool_size, int) and pool_size > 0, "pool_size", pool_size, "int > 0")
         self.config = config or SandboxConfig()
+        if require is not None:
+            self.config = self.config.replace(require=tuple(require))
+        offered = available_layers(self.config)
+        missing = [name for name in self.config.require if not offered.get(name)]
+        if missing:  # refuse before starting anything
+            in_force = [name for name in LAYERS if offered.get(name)]
+            details = {"landlock_abi": _landlock.abi_version()}
+            raise RuntimeError(_missing_message(missing, in_force, details))
+        self._closed = True  # until the temp root exists (__del__ is safe on failure)
         self.tmp_root = tempfile.mkdtemp(prefix="code-exec-")
         os.chmod(self.tmp_root, 0o711)  # the unprivileged job may enter its own subdir only
         self.workers = [_Worker(self.config, self.tmp_root) for _ in range(pool_size)]
         self._free: list[_Worker] = list(self.workers)
         self._cv = threading.Condition()
         self._closed = False
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The protection layers in force, as reported by the started workers, e.g.
+        ``("rlimits", "session", "namespaces", "uid_drop", "private_tmp", "landlock",
+        "landlock_net", "landlock_scope", "seccomp", "guards")``. Starts the pool."""
+        self.start()
+        return tuple(self.workers[0].layers)
+
+    @property
+    def layer_details(self) -> dict:
+        """Details from the first worker (Landlock ABI, covered tmpfs folders, errors)."""
+        self.start()
+        return dict(self.workers[0].details)
 
     def __enter__(self) -> Sandbox:
         return self
@@ -255,7 +339,7 @@ class Sandbox:
         config = self.config.replace(**limits) if limits else self.config
         job = config.job_limits()
         job.update(source=_check_source(source), stdin=stdin, trace=trace)
-        require(stdin is None or isinstance(stdin, str), "stdin", type(stdin).__name__, "str")
+        _require(stdin is None or isinstance(stdin, str), "stdin", type(stdin).__name__, "str")
         return job
 
     def _acquire(self) -> _Worker:
@@ -294,7 +378,7 @@ class Sandbox:
         """Run many programs in parallel over the pool; results keep the input order."""
         sources = list(sources)
         stdins = list(stdins) if stdins is not None else [None] * len(sources)
-        require(len(stdins) == len(sources), "stdins", len(stdins), f"{len(sources)} items")
+        _require(len(stdins) == len(sources), "stdins", len(stdins), f"{len(sources)} items")
         jobs = [self._job(s, i, trace, limits) for s, i in zip(sources, stdins, strict=True)]
         self.start()  # from this thread: workers die with the thread that started them
 
