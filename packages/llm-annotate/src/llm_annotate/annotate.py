@@ -16,9 +16,16 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from lmlab_common import atomic_write_json, get_logger, progress
+from lmlab_common import (
+    atomic_write_json,
+    atomic_write_text,
+    get_logger,
+    progress,
+    require_range,
+)
 
 from .backends import Backend, BackendError, Generation, Usage
+from .confidence import label_confidence, needs_review
 from .config import AnnotateConfig, CircuitOpen, DryRun, RunSummary, verdict
 from .lock import OutputLock
 from .parsing import parse_label
@@ -29,7 +36,7 @@ from .prompts import (
     get_template,
     stop_sequences,
 )
-from .store import ResponseCache, ResultsWriter, cache_key
+from .store import ResponseCache, ResultsWriter, cache_key, read_jsonl
 from .task import Demonstration, TaskSpec
 
 
@@ -235,6 +242,7 @@ class Annotator:
                     # tie: the label whose first vote came first
                     label = next(p.label for p in parsed if p.ok and votes[p.label] == top)
                     record.update(status="ok", label=label, confidence=top / len(parsed))
+                    record["confidence_source"] = "votes"
                 else:
                     reasons = sorted({p.reason for p in parsed})
                     record.update(status="unparseable", label=None, reason="; ".join(reasons))
@@ -248,6 +256,9 @@ class Annotator:
                     record["reason"] = p.reason
                 if gen.completions[0].logprob is not None:
                     record["logprob"] = gen.completions[0].logprob
+                confidence = label_confidence(gen.completions[0], p.span) if p.ok else None
+                if confidence is not None:
+                    record.update(confidence=confidence, confidence_source="logprob")
         record["usage"] = asdict(gen.usage)
         record["cached"] = cached
         record["attempts"] = 0 if cached else gen.attempts
@@ -261,6 +272,8 @@ class Annotator:
         retry_failed: bool = False,
         explanations_path: str | os.PathLike | None = None,
         progress: bool | None = None,
+        min_confidence: float | None = None,
+        review_path: str | os.PathLike | None = None,
     ) -> RunSummary:
         """Annotate ``items`` (dicts with an ``__id``, see ``data.prepare_items``) into JSONL.
 
@@ -273,7 +286,14 @@ class Annotator:
         cached; ``config.max_consecutive_failures`` items in a row without a label stop the run
         with ``CircuitOpen`` (rerun to resume). ``summary.problem`` says when too few items got
         a label. ``retry_failed=True`` runs items recorded as failed or unparseable again.
+
+        With ``min_confidence``, every answered record of the output whose confidence is below
+        it (or unknown, or without a label) is also written to ``review_path`` (default
+        ``<out_path>.review.jsonl``) for a human to check; the file is rebuilt from the whole
+        output at the end of each run, so it stays right across resumes.
         """
+        if min_confidence is not None:
+            require_range("min_confidence", min_confidence, 0.0, 1.0)
         start = time.perf_counter()
         if not items:
             raise ValueError("items is empty; allowed: at least one item (nothing was sent)")
@@ -296,6 +316,13 @@ class Annotator:
                 self.save_explanations(path)
             calls_before, hits_before = self.calls, self.cache.hits  # annotation calls only
             summary = self._annotate(todo, writer, progress)
+            writer.close()
+            if min_confidence is not None:
+                review = [r for r in read_jsonl(out_path) if needs_review(r, min_confidence)]
+                path = review_path or f"{os.fspath(out_path)}.review.jsonl"
+                atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                                for r in review))  # fmt: skip
+                summary.review = len(review)
         summary.total, summary.skipped = len(items), len(items) - len(todo)
         summary.calls = self.calls - calls_before
         summary.cache_hits = self.cache.hits - hits_before

@@ -42,6 +42,8 @@ class Completion:
     text: str
     finish_reason: str | None = None  # "stop", "length", ... as the backend reports it
     logprob: float | None = None  # sum of the generated tokens' log-probabilities
+    # (token text, log-probability) of each generated token, when the backend returns them
+    tokens: list[tuple[str, float]] | None = None
 
 
 @dataclass
@@ -147,7 +149,8 @@ class ScriptedBackend(Backend):
     - a list of ``(regex, answer)`` rules, the first whose regex is found in the prompt wins;
     - a dict from the exact prompt to the answer.
     ``default`` answers prompts no rule matches (``None``: such a prompt is a failed generation).
-    Samples beyond the ones given cycle through them. ``calls`` counts prompts answered.
+    Samples beyond the ones given cycle through them; a sample may be a ``Completion`` (e.g. with
+    token log-probabilities), used as is. ``calls`` counts prompts answered.
     """
 
     kind = "scripted"
@@ -188,10 +191,14 @@ class ScriptedBackend(Backend):
             if answer is None:
                 yield index, Generation(error="scripted backend has no answer for this prompt")
                 continue
-            samples = [answer] if isinstance(answer, str) else list(answer)
+            samples = [answer] if isinstance(answer, str | Completion) else list(answer)
             completions = []
             for i in range(n):
-                text, cut = apply_stop(samples[i % len(samples)], stop)
+                sample = samples[i % len(samples)]
+                if isinstance(sample, Completion):  # scripted text with token logprobs
+                    completions.append(sample)
+                    continue
+                text, cut = apply_stop(sample, stop)
                 completions.append(Completion(text=text, finish_reason="stop"))
             usage = Usage(
                 self.count_tokens(prompt), sum(self.count_tokens(c.text) for c in completions)

@@ -32,6 +32,11 @@ def _add_backend_args(p: argparse.ArgumentParser, required: bool = True) -> None
     g.add_argument("--max-retries", type=int, default=5)
     g.add_argument("--batch-size", type=int, default=8, help="prompts per batch (transformers)")
     g.add_argument("--cache", help="SQLite cache file (default: beside the output)")
+    g.add_argument(
+        "--logprobs",
+        action="store_true",
+        help="ask the server for token log-probabilities (per-item confidence)",
+    )
 
 
 def make_backend(args: argparse.Namespace) -> Backend:
@@ -54,6 +59,7 @@ def make_backend(args: argparse.Namespace) -> Backend:
         timeout=args.timeout,
         max_retries=args.max_retries,
         concurrency=args.concurrency,
+        logprobs=getattr(args, "logprobs", False),
     )
 
 
@@ -147,7 +153,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     backend.check()  # fail fast on an unreachable endpoint, before any item
     summary = annotator.run(
-        items, args.out, retry_failed=args.retry_failed, explanations_path=args.explanations
+        items,
+        args.out,
+        retry_failed=args.retry_failed,
+        explanations_path=args.explanations,
+        min_confidence=args.min_confidence,
+        review_path=args.review,
     )
     annotator.close()
     backend.close()
@@ -188,6 +199,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if pairs:
         out["agreement"] = pairs
     print(json.dumps(out, indent=2))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .data import load_items
+    from .export import add_columns, write_table
+    from .store import read_jsonl
+    from .task import load_task
+
+    task = load_task(args.task)
+    rows = load_items(args.data)
+    fields = [f.strip() for f in args.fields.split(",") if f.strip()]
+    labelled = add_columns(rows, read_jsonl(args.pred), task, args.prefix, fields)
+    write_table(labelled, args.out)
+    found = sum(row[args.prefix + fields[0]] is not None for row in labelled)
+    print(f"{args.out}: {len(labelled)} rows, {found} with a {fields[0]}")
     return 0
 
 
@@ -253,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop (resumable) after this many items in a row without a label (default 20; 0=off)",
     )
     p.add_argument(
+        "--min-confidence",
+        type=float,
+        help="also write items with a confidence below this (or none) to the review file",
+    )
+    p.add_argument("--review", help="review JSONL (default: <out>.review.jsonl)")
+    p.add_argument(
         "--parse-retries",
         type=int,
         help="ask again this many times when an answer has no label (default 2)",
@@ -266,6 +299,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", help="task file (needed with --gold)")
     p.add_argument("--prices", help="YAML/JSON: model -> {input, output} USD per 1M tokens")
     p.set_defaults(func=_one_line_errors(cmd_eval))
+
+    p = sub.add_parser("export", help="write the results back as new columns of the input")
+    p.add_argument("--task", required=True, help="task file (for the id field)")
+    p.add_argument("--data", required=True, help="the input table (.jsonl / .json / .csv)")
+    p.add_argument("--pred", required=True, help="results JSONL of `run`")
+    p.add_argument("--out", required=True, help="labelled table to write (.jsonl or .csv)")
+    p.add_argument("--prefix", default="llm_", help="prefix of the new columns")
+    p.add_argument("--fields", default="label,confidence,status,explanation")
+    p.set_defaults(func=_one_line_errors(cmd_export))
 
     p = sub.add_parser("reproduce", help="zero-shot vs few-shot vs AnnoLLM, 3 templates")
     add_reproduce_args(p, seeds=3)

@@ -6,7 +6,8 @@
 Faults are drawn per request from a RNG seeded by (seed, prompt, attempt number of that
 prompt), so a run is reproducible whatever the thread interleaving. ``always_fail`` makes a
 fixed fraction of prompts answer HTTP 500 every time (items that must end as "failed").
-``paid`` counts successful answers per prompt: what a user would have paid for.
+``paid`` counts successful answers per prompt: what a user would have paid for. A request
+with ``logprobs`` gets per-token log-probabilities of ``log(confidence(prompt))``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -53,8 +56,11 @@ class FakeOpenAIServer:
         latency: float = 0.0,
         model: str = "fake-model",
         port: int = 0,
+        confidence: Callable[[str], float] | None = None,
     ) -> None:
         self.responder = responder or (lambda prompt: "So the answer is: unknown")
+        # prompt -> probability of each answer token, returned when a request asks for logprobs
+        self.confidence = confidence or (lambda prompt: 0.9)
         self.faults = faults or Faults()
         self.latency = latency
         self.model = model
@@ -132,9 +138,20 @@ class FakeOpenAIServer:
             elif fault == "empty":
                 text = ""
             completion_tokens += max(1, len(text) // 4)
-            content = (
+            content: dict[str, Any] = (
                 {"message": {"role": "assistant", "content": text}} if chat else {"text": text}
             )
+            if body.get("logprobs"):
+                tokens = re.findall(r"\s*\S+|\s+$", text)
+                logprob = math.log(max(1e-12, min(1.0, self.confidence(prompt))))
+                if chat:
+                    content["logprobs"] = {
+                        "content": [{"token": t, "logprob": logprob} for t in tokens]
+                    }
+                else:
+                    content["logprobs"] = {
+                        "tokens": tokens, "token_logprobs": [logprob] * len(tokens)
+                    }  # fmt: skip
             choices.append({"index": i, **content, "finish_reason": finish})
         if fault is None or fault == "timeout":
             with self.lock:

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from .confidence import accuracy_at_coverage, auroc
+
 NONE = "<none>"
 
 
@@ -117,6 +119,9 @@ class EvalReport:
     distribution: dict[str, int]
     status: dict[str, int]
     usage: dict[str, Any]
+    # AUROC of confidence for right vs wrong and accuracy at coverage (items with gold; an item
+    # without a label or a confidence counts as confidence 0), when records carry confidence
+    calibration: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,11 +139,20 @@ def evaluate(
         gold = {str(r["id"]): r["gold"] for r in records if r.get("gold") is not None}
     labelled = [r for r in records if r.get("label") is not None]
     scored = [r for r in records if str(r["id"]) in gold]
-    acc = kappa = table = None
+    acc = kappa = table = calibration = None
     if scored:
         g = [gold[str(r["id"])] for r in scored]
         p = [r.get("label") or NONE for r in scored]
         acc, kappa, table = accuracy(g, p), cohen_kappa(g, p), confusion(g, p)
+        if any(r.get("confidence") is not None for r in scored):
+            scores = [float(r.get("confidence") or 0.0) for r in scored]
+            right = [gi == pi for gi, pi in zip(g, p, strict=True)]
+            calibration = {
+                "n": len(scored),
+                "auroc": auroc(scores, right),
+                "accuracy_at_coverage": accuracy_at_coverage(scores, right),
+                "sources": dict(Counter(r.get("confidence_source") for r in scored)),
+            }
     return EvalReport(
         n=len(records),
         coverage=len(labelled) / len(records),
@@ -148,6 +162,7 @@ def evaluate(
         distribution=label_distribution(records),
         status=dict(Counter(r.get("status", "?") for r in records)),
         usage=usage_summary(records, prices),
+        calibration=calibration,
     )
 
 

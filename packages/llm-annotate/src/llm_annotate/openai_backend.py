@@ -243,16 +243,29 @@ class OpenAICompatibleBackend(Backend):
                 text = choice.get("text")
             if text is not None and not isinstance(text, str):
                 raise _Retryable("malformed response: answer text is not a string")
-            logprob = None
+            logprob, tokens = None, None
             lp = choice.get("logprobs")
             if isinstance(lp, dict):
-                if isinstance(lp.get("content"), list):
-                    logprob = float(sum(t.get("logprob", 0.0) for t in lp["content"]))
-                elif isinstance(lp.get("token_logprobs"), list):
-                    logprob = float(sum(x for x in lp["token_logprobs"] if x is not None))
+                if isinstance(lp.get("content"), list):  # chat: [{token, logprob, ...}]
+                    tokens = [
+                        (str(t.get("token", "")), float(t.get("logprob") or 0.0))
+                        for t in lp["content"]
+                        if isinstance(t, dict)
+                    ]
+                elif isinstance(lp.get("token_logprobs"), list):  # completions: two lists
+                    names = lp.get("tokens") or [""] * len(lp["token_logprobs"])
+                    tokens = [
+                        (str(t), float(x or 0.0))
+                        for t, x in zip(names, lp["token_logprobs"], strict=False)
+                    ]
+                if tokens is not None:
+                    logprob = float(sum(x for _, x in tokens))
             completions.append(
                 Completion(
-                    text=text or "", finish_reason=choice.get("finish_reason"), logprob=logprob
+                    text=text or "",
+                    finish_reason=choice.get("finish_reason"),
+                    logprob=logprob,
+                    tokens=tokens,
                 )
             )
         usage = payload.get("usage") or {}

@@ -33,6 +33,7 @@ class ParseResult:
     label: str | None
     reason: str | None = None  # why label is None: "empty", "truncated", "ambiguous", "no label"
     explanation: str | None = None  # text before the answer cue (CoT rationale), when present
+    span: tuple[int, int] | None = None  # where the label's verbaliser is in the text
 
     @property
     def ok(self) -> bool:
@@ -79,17 +80,22 @@ def parse_label(
     cue = _last_cue(text, all_cues)
     if cue is not None:
         tail = text[cue[1] :].lstrip(" \t:*\"'`")
+        offset = len(text) - len(tail)
         match = pattern.search(tail[:200])
         explanation = text[: cue[0]].strip() or None
         if match:
-            return ParseResult(owner[match.group(0).lower()], None, explanation)
-    stripped = text.strip().lstrip("*\"'`([").lstrip()
+            span = (offset + match.start(), offset + match.end())
+            return ParseResult(owner[match.group(0).lower()], None, explanation, span)
+    stripped = text.rstrip().lstrip().lstrip("*\"'`([").lstrip()
+    offset = len(text.rstrip()) - len(stripped)
     match = pattern.match(stripped)
     if match:
-        return ParseResult(owner[match.group(0).lower()])
-    mentioned = {owner[m.group(0).lower()] for m in pattern.finditer(text)}
+        span = (offset + match.start(), offset + match.end())
+        return ParseResult(owner[match.group(0).lower()], span=span)
+    matches = list(pattern.finditer(text))
+    mentioned = {owner[m.group(0).lower()] for m in matches}
     if len(mentioned) == 1:
-        return ParseResult(mentioned.pop(), None, text.strip())
+        return ParseResult(mentioned.pop(), None, text.strip(), matches[-1].span())
     if finish_reason == "length":
         return ParseResult(None, "truncated answer (max_tokens reached) without a label")
     if len(mentioned) > 1:

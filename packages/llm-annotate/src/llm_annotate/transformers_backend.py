@@ -152,7 +152,12 @@ class TransformersBackend(Backend):
                 text = self.tokenizer.decode(ids, skip_special_tokens=True)
                 text, cut = apply_stop(text, stop)
                 finish = "stop" if cut else finish
-                completions.append(Completion(text=text, finish_reason=finish, logprob=logprob))
+                tokens = [
+                    (self.tokenizer.decode([t]), float(scores[row, k])) for k, t in enumerate(ids)
+                ]
+                completions.append(
+                    Completion(text=text, finish_reason=finish, logprob=logprob, tokens=tokens)
+                )
                 completion_tokens += len(ids)
             prompt_tokens = int(enc["attention_mask"][b].sum())
             results.append(Generation(completions, Usage(prompt_tokens, completion_tokens)))
