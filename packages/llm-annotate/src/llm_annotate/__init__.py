@@ -13,6 +13,7 @@ __all__: list[str] = [
     "BackendError",
     "CircuitOpen",
     "Completion",
+    "DemoSelector",
     "Demonstration",
     "DryRun",
     "EvalReport",
@@ -31,7 +32,11 @@ __all__: list[str] = [
     "TransformersBackend",
     "Usage",
     "accuracy",
+    "accuracy_at_coverage",
+    "add_columns",
+    "add_dataset_columns",
     "agreement",
+    "auroc",
     "build_prompt",
     "cohen_kappa",
     "confusion",
@@ -41,18 +46,23 @@ __all__: list[str] = [
     "label_distribution",
     "load_items",
     "load_task",
+    "minilm_embedder",
     "parse_label",
     "parse_shard",
     "prepare_items",
     "read_jsonl",
     "task_from_dict",
     "usage_summary",
+    "write_table",
 ]
 
 from .annotate import Annotator
 from .backends import Backend, BackendError, Completion, Generation, ScriptedBackend, Usage
+from .confidence import accuracy_at_coverage, auroc
 from .config import AnnotateConfig, CircuitOpen, DryRun, RunSummary
 from .data import load_items, parse_shard, prepare_items
+from .demos import DemoSelector, minilm_embedder
+from .export import add_columns, add_dataset_columns, write_table
 from .lock import RunLocked
 from .metrics import (
     EvalReport,

