@@ -17,7 +17,7 @@ import statistics
 import time
 
 from code_exec import Sandbox, SandboxConfig
-from code_exec.synthetic import GENERATORS, program_rng
+from code_exec.generators import GENERATORS, program_rng
 from lmlab_common import atomic_write_json, environment
 
 CONFIGS = {

@@ -4,7 +4,7 @@ import os
 import random
 
 from code_exec.data import build_dataset, build_examples
-from code_exec.synthetic import GENERATORS, TIERS, code_to_text, program_rng
+from code_exec.generators import GENERATORS, TIERS, code_to_text, program_rng
 from code_exec.trace_format import parse_state, parse_trace
 
 

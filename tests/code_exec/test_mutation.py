@@ -66,3 +66,9 @@ def test_bad_input():
         MutationConfig(mutants_per_program=0)
     cfg = MutationConfig(seed=3)
     assert MutationConfig.from_json(cfg.to_json()) == cfg
+
+
+def test_config_names_every_implemented_operator():
+    from code_exec.config import MUTATION_OPERATORS
+
+    assert tuple(OPERATORS) == MUTATION_OPERATORS == MutationConfig().operators

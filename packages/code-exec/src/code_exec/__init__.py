@@ -24,7 +24,7 @@ from .trainer import (
     weighted_trace_loss,
 )
 
-__all__ = [
+__all__: list[str] = [
     "CodeExecTrainer",
     "CodeExecTrainingArguments",
     "Mutant",

@@ -6,7 +6,11 @@ import argparse
 import json
 import sys
 
+from lmlab_common import add_reproduce_args, run_cli
+
 from .config import MutationConfig, SandboxConfig
+
+ABLATIONS = ("augmentation", "curriculum")  # as in code_exec.reproduce (kept light: no torch)
 
 
 def _read_source(path: str) -> bytes:
@@ -119,9 +123,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from .reproduce import reproduce
 
-    report = reproduce(seeds=tuple(args.seeds), steps=args.steps, out_dir=args.out,
-                       n_train=args.n_train, n_test=args.n_test)  # fmt: skip
-    print(json.dumps(report["runs"], indent=1)[:2000])
+    ablations = ABLATIONS if args.ablation == "both" else (args.ablation,)
+    reproduce(seeds=tuple(range(args.seeds)), steps=args.steps, out_dir=args.out,
+              n_train=args.n_train, n_test=args.n_test, ablations=ablations)  # fmt: skip
+    print(f"report -> {args.out}/code-exec.md")
     return 0
 
 
@@ -170,10 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("golds")
     p.add_argument("--singleline", action="store_true")
     p.set_defaults(func=cmd_eval)
-    p = sub.add_parser("reproduce", help="3 seeds, augmentation ablation -> reports/")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p = sub.add_parser(
+        "reproduce", help="augmentation and curriculum ablations over N seeds -> reports/"
+    )
+    add_reproduce_args(p, seeds=3)
     p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--out", default="reports")
+    p.add_argument("--ablation", choices=("both", *ABLATIONS), default="both")
     p.add_argument("--n-train", type=int, default=160, help="original programs per tier")
     p.add_argument("--n-test", type=int, default=50, help="held-out programs per tier")
     p.set_defaults(func=cmd_reproduce)
@@ -181,12 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, OSError) as exc:
-        print(f"code-exec {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    return run_cli(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -66,23 +66,24 @@ class SandboxConfig(ConfigBase):
         return {k: getattr(self, k) for k in keys} | {"guards": self.in_child_guards}
 
 
+# The mutation operators (code_exec.mutation implements one function per name).
+MUTATION_OPERATORS = ("CRP", "AOR", "ASR", "ROR", "LCR", "COI", "BCR", "LBR", "SVR", "SDL", "SDU")
+
+
 @dataclass
 class MutationConfig(ConfigBase):
     """Tree-sitter mutation augmentation (operators after the paper's mutation-testing list)."""
 
-    operators: tuple[str, ...] = ("CRP", "AOR", "ASR", "ROR", "LCR", "COI", "BCR", "LBR", "SVR",
-                                  "SDL", "SDU")  # fmt: skip
+    operators: tuple[str, ...] = MUTATION_OPERATORS
     mutants_per_program: int = 3  # kept mutants per original (k <= 3 in the research plan)
     max_candidates: int = 30  # candidate mutants tried per program before giving up
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from .mutation import OPERATORS
-
         self.operators = tuple(self.operators)
         require(len(self.operators) > 0, "operators", self.operators, "a non-empty list")
         for op in self.operators:
-            require_choice("operators", op, sorted(OPERATORS))
+            require_choice("operators", op, sorted(MUTATION_OPERATORS))
         _positive_int("mutants_per_program", self.mutants_per_program)
         _positive_int("max_candidates", self.max_candidates)
 
@@ -134,6 +135,7 @@ class CodeExecTrainingArguments(Seq2SeqTrainingArguments):
 
 __all__ = [
     "LAYERS",
+    "MUTATION_OPERATORS",
     "CodeExecTrainingArguments",
     "MutationConfig",
     "SandboxConfig",

@@ -16,9 +16,9 @@ import datasets
 from lmlab_common import atomic_write_text, get_logger, require, require_choice
 
 from .config import MutationConfig, SandboxConfig
+from .generators import GENERATORS, TIERS, code_to_text, program_rng
 from .mutation import augment
 from .sandbox import Sandbox
-from .synthetic import GENERATORS, TIERS, code_to_text, program_rng
 from .trace_format import Trace, serialize_state
 
 PREFIX = {"singleline": "<singleline>", "tutorial": "<tutorial>", "mutated": "<codenet>"}

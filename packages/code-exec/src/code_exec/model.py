@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from .trainer import weighted_trace_loss
+from .losses import weighted_trace_loss
 
 
 def prefix_lm_mask(is_source: torch.Tensor, pad_mask: torch.Tensor, dtype=torch.float32):

@@ -20,7 +20,7 @@ import tree_sitter_python
 from lmlab_common import require
 from tree_sitter import Language, Node, Parser
 
-from .config import MutationConfig
+from .config import MUTATION_OPERATORS, MutationConfig
 
 ARITH = ("+", "-", "*", "//", "%")
 AUG = ("+=", "-=", "*=", "//=", "%=")
@@ -191,6 +191,8 @@ OPERATORS: dict[str, Callable[[Node, list[str]], list[Edit]]] = {
     "SDL": _sdl,
     "SDU": _sdu,
 }
+if tuple(OPERATORS) != MUTATION_OPERATORS:  # config.py validates against the names
+    raise RuntimeError(f"operators {sorted(OPERATORS)} != config {sorted(MUTATION_OPERATORS)}")
 
 
 @dataclass

@@ -7,6 +7,7 @@ held-out programs. ``reproduce(seeds)`` writes ``reports/code-exec.{json,md}``.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import tempfile
@@ -14,7 +15,14 @@ import time
 
 import datasets
 import torch
-from lmlab_common import atomic_write_json, atomic_write_text, set_seed, tiny_seq2seq
+from lmlab_common import (
+    markdown_table,
+    mean_std,
+    require_choice,
+    set_seed,
+    tiny_seq2seq,
+    write_report,
+)
 
 from .config import CodeExecTrainingArguments, MutationConfig
 from .data import build_examples
@@ -160,41 +168,89 @@ def run_curriculum(seed: int = 0, steps: int = 300, n_train: int = 160, n_test: 
     return out
 
 
+ABLATIONS = ("augmentation", "curriculum")
+AUG_METRICS = ("output_acc", "trace_acc", "line_f1", "id_f1")
+
+
+def _summary(values) -> str:
+    """``mean ± sd (n=k)`` over seeds; metrics that are undefined in a run are left out."""
+    finite = [float(v) for v in values if isinstance(v, int | float) and math.isfinite(v)]
+    return mean_std(finite).format(digits=2) if finite else "—"
+
+
+def _markdown(runs: list[dict], curriculum: list[dict], command: str) -> str:
+    parts = ["# code-exec reproduce", "", f"Command: `{command}`", ""]
+    if runs:
+        parts += [
+            "## Mutation augmentation (equal example count), mean ± sd over seeds", "",
+            markdown_table(
+                ["test set", "metric", "originals only", "with mutants"],
+                [[test, metric,
+                  _summary(r["originals_only"][test][metric] for r in runs),
+                  _summary(r["with_mutants"][test][metric] for r in runs)]
+                 for test in ("mutated", "original") for metric in AUG_METRICS],
+            ), "",
+            markdown_table(
+                ["seed", "train", "test set", "metric", "originals only", "with mutants"],
+                [[r["seed"], r["train_examples"], test, metric,
+                  r["originals_only"][test][metric], r["with_mutants"][test][metric]]
+                 for r in runs for test in ("mutated", "original") for metric in AUG_METRICS],
+            ), "",
+        ]  # fmt: skip
+    if curriculum:
+        keys = [(tier, metric) for tier, metrics in curriculum[0]["curriculum"].items()
+                for metric in metrics]  # fmt: skip
+        parts += [
+            "## Curriculum vs stage-3 mix from step 0 (equal steps and data), mean ± sd", "",
+            markdown_table(
+                ["tier", "metric", "curriculum", "mixed"],
+                [[tier, metric,
+                  _summary(r["curriculum"][tier][metric] for r in curriculum),
+                  _summary(r["mixed"][tier][metric] for r in curriculum)]
+                 for tier, metric in keys],
+            ), "",
+            markdown_table(
+                ["seed", "tier", "metric", "curriculum", "mixed"],
+                [[r["seed"], tier, metric, r["curriculum"][tier][metric],
+                  r["mixed"][tier][metric]] for r in curriculum for tier, metric in keys],
+            ), "",
+        ]  # fmt: skip
+    return "\n".join(parts)
+
+
 def reproduce(
     seeds=(0, 1, 2), steps: int = 300, out_dir: str = "reports", n_train: int = 160,
-    n_test: int = 50,
+    n_test: int = 50, ablations: tuple[str, ...] = ABLATIONS,
 ) -> dict:  # fmt: skip
-    """Both ablations per seed; write reports/code-exec.{json,md}."""
+    """The ablations per seed; ``reports/code-exec.{json,md}`` rewritten after every run, so
+    a killed run keeps what it finished."""
+    for name in ablations:
+        require_choice("ablations", name, ABLATIONS)
     start = time.time()
-    runs = [run_augmentation(seed, steps, n_train, n_test) for seed in seeds]
-    curriculum = [run_curriculum(seed, steps, n_train, n_test) for seed in seeds]
+    command = (
+        f"code-exec reproduce --seeds {len(seeds)} --steps {steps} --n-train {n_train} "
+        f"--n-test {n_test} --ablation {'both' if len(ablations) == 2 else ablations[0]}"
+    )
     report = {
-        "claim": "mutation augmentation raises identifier F1 on mutated programs",
-        "runs": runs,
-        "curriculum_vs_mixed": curriculum,
-        "seconds": round(time.time() - start, 1),
-    }
-    os.makedirs(out_dir, exist_ok=True)
-    atomic_write_json(os.path.join(out_dir, "code-exec.json"), report)
-    lines = [
-        "# code-exec reproduce",
-        "",
-        "| seed | train | test set | metric | originals only | with mutants |",
-        "|---|---|---|---|---|---|",
-    ]
-    for run in runs:
-        for test in ("mutated", "original"):
-            for metric in ("output_acc", "trace_acc", "line_f1", "id_f1"):
-                a = run["originals_only"][test][metric]
-                b = run["with_mutants"][test][metric]
-                lines.append(
-                    f"| {run['seed']} | {run['train_examples']} | {test} | {metric} | {a} | {b} |"
-                )
-    lines += ["", "| seed | tier | metric | curriculum | mixed |", "|---|---|---|---|---|"]
-    for run in curriculum:
-        for tier, metrics in run["curriculum"].items():
-            for metric, value in metrics.items():
-                lines.append(f"| {run['seed']} | {tier} | {metric} | {value} "
-                             f"| {run['mixed'][tier][metric]} |")  # fmt: skip
-    atomic_write_text(os.path.join(out_dir, "code-exec.md"), "\n".join(lines) + "\n")
+        "claim": "mutation augmentation raises identifier F1 on mutated programs; "
+        "curriculum vs mixed is measured, not asserted",
+        "config": {"seeds": list(seeds), "steps": steps, "n_train": n_train, "n_test": n_test},
+        "runs": [],
+        "curriculum_vs_mixed": [],
+    }  # fmt: skip
+
+    def save() -> None:
+        report["seconds"] = round(time.time() - start, 1)
+        md = _markdown(report["runs"], report["curriculum_vs_mixed"], command)
+        write_report(out_dir, "code-exec", report, md)
+
+    if "augmentation" in ablations:
+        for seed in seeds:
+            report["runs"].append(run_augmentation(seed, steps, n_train, n_test))
+            save()
+    if "curriculum" in ablations:
+        for seed in seeds:
+            report["curriculum_vs_mixed"].append(run_curriculum(seed, steps, n_train, n_test))
+            save()
+    save()
     return report

@@ -1,11 +1,10 @@
 """Trace-prediction training: tokenizer, collator, token-weighted loss, curriculum sampler.
 
 Works with any transformers seq2seq model (``AutoModelForSeq2SeqLM``). The loss is the
-official token-weighted cross-entropy over target tokens,
-``L = (1/|T|) sum_t w(y_t) CE(y_hat_t, y_t)`` with ``w = 1`` for ``<state> </state> <dictsep> :``
-and ``w = 10`` for every other token. The curriculum follows the README's easy-to-hard series:
-stage 1 SingleLine, stage 2 SingleLine + Tutorial, stage 3 the official mix
-``p = (0.34, 0.33, 0.33)`` over (mutated, tutorial, singleline), each step's batch from one tier.
+official token-weighted cross-entropy of :mod:`code_exec.losses`. The curriculum follows
+the README's easy-to-hard series: stage 1 SingleLine, stage 2 SingleLine + Tutorial, stage 3
+the official mix ``p = (0.34, 0.33, 0.33)`` over (mutated, tutorial, singleline), each
+step's batch from one tier.
 """
 
 from __future__ import annotations
@@ -14,14 +13,14 @@ import random
 from collections.abc import Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
 from lmlab_common import progress, require
 from tokenizers import Tokenizer, models, pre_tokenizers
 from torch.utils.data import Sampler
 from transformers import PreTrainedModel, PreTrainedTokenizerFast, Seq2SeqTrainer
 
 from .config import CodeExecTrainingArguments
-from .trace_format import SPECIAL_TOKENS, STRUCTURE_TOKENS
+from .losses import token_weights, weighted_trace_loss
+from .trace_format import SPECIAL_TOKENS
 
 BASE_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]  # ids 0-4 (lmlab layout)
 EXTRA_TOKENS = [*SPECIAL_TOKENS, "<singleline>", "<tutorial>", "<codenet>", "<indent>"]
@@ -71,25 +70,6 @@ class TraceCollator:
             mask[i, : len(f["input_ids"])] = 1
             labels[i, : len(f["labels"])] = torch.tensor(f["labels"])
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
-
-
-def token_weights(tokenizer, args: CodeExecTrainingArguments) -> torch.Tensor:
-    """``(vocab,)`` loss weight per token id: structure tokens low, everything else high."""
-    weights = torch.full((len(tokenizer),), float(args.value_token_weight))
-    for tok in STRUCTURE_TOKENS:
-        tid = tokenizer.convert_tokens_to_ids(tok)
-        if tid is not None and tid != tokenizer.unk_token_id:
-            weights[tid] = args.structure_token_weight
-    return weights
-
-
-def weighted_trace_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor):
-    """``logits (B, T, V)``, ``labels (B, T)`` with -100 ignored, ``weights (V,)`` -> scalar."""
-    valid = labels != -100
-    safe = labels.masked_fill(~valid, 0)
-    ce = F.cross_entropy(logits.transpose(1, 2).float(), safe, reduction="none")  # (B, T)
-    w = weights.to(logits.device)[safe] * valid
-    return (ce * w).sum() / valid.sum().clamp(min=1)
 
 
 def curriculum_schedule(
@@ -189,3 +169,15 @@ def predict_traces(
         )
         out += tokenizer.batch_decode(generated, skip_special_tokens=True)
     return [" ".join(text.split()) for text in out]
+
+
+__all__ = [
+    "CodeExecTrainer",
+    "TraceCollator",
+    "build_tokenizer",
+    "curriculum_schedule",
+    "encode_example",
+    "predict_traces",
+    "token_weights",  # re-exported from .losses
+    "weighted_trace_loss",  # re-exported from .losses
+]
