@@ -3,7 +3,8 @@
 The server runs in its own process. For concurrency 1, 8 and 32: items/s of a full annotation
 run (prompt building, HTTP, SQLite cache, JSONL append) and of the bare backend, as a fraction
 of the ideal concurrency/latency.
-Target: >= 90% of ideal at concurrency 8, >= 80% at 32 (idle machine). Writes benchmarks/results/bench_llm_annotate.json.
+Target: >= 90% of ideal at concurrency 8, >= 80% at 32 (idle machine).
+Writes benchmarks/results/bench_llm_annotate.json.
 
     python benchmarks/bench_llm_annotate.py [--latency 0.1] [--seconds 2]
 """
