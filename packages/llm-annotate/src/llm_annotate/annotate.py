@@ -41,6 +41,11 @@ from .store import ResponseCache, ResultsWriter, cache_key, read_jsonl
 from .task import Demonstration, TaskSpec
 
 
+def vote_key(label: Any) -> str:
+    """A hashable, order-free key of an answer (a label, a label list, an object)."""
+    return label if isinstance(label, str) else json.dumps(label, sort_keys=True)
+
+
 def _disable(show: bool | None) -> bool | None:
     return None if show is None else not show
 
@@ -253,7 +258,7 @@ class Annotator:
         }
         gold = item.get(self.task.label_field)
         if gold is not None:
-            record["gold"] = str(gold)
+            record["gold"] = self.task.canonical(gold)
         if not gen.ok:
             record.update(status="failed", label=None, reason=gen.error, raw=None)
         else:
@@ -262,14 +267,16 @@ class Annotator:
                 parse_label(c.text, self.task, cues, c.finish_reason) for c in gen.completions
             ]
             raws = [c.text for c in gen.completions]
-            votes = Counter(p.label for p in parsed if p.ok)
+            votes = Counter(vote_key(p.label) for p in parsed if p.ok)
             if self.config.mode == "self_consistency":
                 record["votes"] = dict(votes)
                 record["raw"] = raws
                 if votes:
                     top = max(votes.values())
                     # tie: the label whose first vote came first
-                    label = next(p.label for p in parsed if p.ok and votes[p.label] == top)
+                    label = next(
+                        p.label for p in parsed if p.ok and votes[vote_key(p.label)] == top
+                    )
                     record.update(status="ok", label=label, confidence=top / len(parsed))
                     record["confidence_source"] = "votes"
                 else:

@@ -75,8 +75,9 @@ def _config(args: argparse.Namespace, mode: str):
     extra = {}
     if getattr(args, "max_consecutive_failures", None) is not None:
         extra["max_consecutive_failures"] = args.max_consecutive_failures
-    if getattr(args, "parse_retries", None) is not None:
-        extra["parse_retries"] = args.parse_retries
+    for name in ("parse_retries", "max_tokens", "cot_max_tokens"):
+        if getattr(args, name, None) is not None:
+            extra[name] = getattr(args, name)
     return AnnotateConfig(mode=mode, template=args.template, k=getattr(args, "k", 5), **extra)
 
 
@@ -190,7 +191,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise ValueError("--gold needs --task (for the id and label fields)")
         task = load_task(args.task)
         gold = {
-            r["__id"]: str(r[task.label_field])
+            r["__id"]: task.canonical(r[task.label_field])
             for r in prepare_items(load_items(args.gold), task)
             if r.get(task.label_field) is not None
         }
@@ -292,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write items with a confidence below this (or none) to the review file",
     )
     p.add_argument("--review", help="review JSONL (default: <out>.review.jsonl)")
+    p.add_argument("--max-tokens", type=int, help="answer budget, zero/few-shot (default 16)")
+    p.add_argument("--cot-max-tokens", type=int, help="explanation + answer budget (default 256)")
     p.add_argument(
         "--select",
         choices=["fixed", "similar"],

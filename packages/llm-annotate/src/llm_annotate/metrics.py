@@ -22,6 +22,28 @@ from .confidence import accuracy_at_coverage, auroc
 NONE = "<none>"
 
 
+def answer_key(value: Any) -> str:
+    """A comparable string for an answer: the label itself, ``<none>`` for no answer, sorted
+    compact JSON for a label list (multi_label) or an object (extraction)."""
+    if value is None:
+        return NONE
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def set_scores(gold: Sequence[list[str]], pred: Sequence[list[str] | None]) -> dict[str, float]:
+    """Micro precision, recall and F1 over label sets (no answer = the empty set)."""
+    tp = fp = fn = 0
+    for g, p in zip(gold, pred, strict=True):
+        g_set, p_set = set(g), set(p or [])
+        tp += len(g_set & p_set)
+        fp += len(p_set - g_set)
+        fn += len(g_set - p_set)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
 def accuracy(gold: Sequence[Any], pred: Sequence[Any]) -> float:
     if len(gold) != len(pred):
         raise ValueError(f"len(gold)={len(gold)} != len(pred)={len(pred)}; allowed: equal lengths")
@@ -56,7 +78,7 @@ def confusion(gold: Sequence[Any], pred: Sequence[Any]) -> dict[str, dict[str, i
 
 
 def label_distribution(records: Sequence[dict[str, Any]]) -> dict[str, int]:
-    return dict(Counter(r.get("label") or NONE for r in records))
+    return dict(Counter(answer_key(r.get("label")) for r in records))
 
 
 @dataclass
@@ -122,6 +144,7 @@ class EvalReport:
     # AUROC of confidence for right vs wrong and accuracy at coverage (items with gold; an item
     # without a label or a confidence counts as confidence 0), when records carry confidence
     calibration: dict[str, Any] | None = None
+    set_scores: dict[str, float] | None = None  # multi-label: micro precision, recall, F1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -139,11 +162,14 @@ def evaluate(
         gold = {str(r["id"]): r["gold"] for r in records if r.get("gold") is not None}
     labelled = [r for r in records if r.get("label") is not None]
     scored = [r for r in records if str(r["id"]) in gold]
-    acc = kappa = table = calibration = None
+    acc = kappa = table = calibration = sets = None
     if scored:
-        g = [gold[str(r["id"])] for r in scored]
-        p = [r.get("label") or NONE for r in scored]
+        raw_gold = [gold[str(r["id"])] for r in scored]
+        g = [answer_key(x) for x in raw_gold]
+        p = [answer_key(r.get("label")) for r in scored]
         acc, kappa, table = accuracy(g, p), cohen_kappa(g, p), confusion(g, p)
+        if any(isinstance(x, list) for x in raw_gold):  # multi-label: exact set + micro F1
+            sets = set_scores(raw_gold, [r.get("label") for r in scored])
         if any(r.get("confidence") is not None for r in scored):
             scores = [float(r.get("confidence") or 0.0) for r in scored]
             right = [gi == pi for gi, pi in zip(g, p, strict=True)]
@@ -163,13 +189,14 @@ def evaluate(
         status=dict(Counter(r.get("status", "?") for r in records)),
         usage=usage_summary(records, prices),
         calibration=calibration,
+        set_scores=sets,
     )
 
 
 def agreement(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Raw agreement and kappa between two runs (e.g. two modes) on their common ids."""
-    la = {str(r["id"]): r.get("label") or NONE for r in a}
-    lb = {str(r["id"]): r.get("label") or NONE for r in b}
+    la = {str(r["id"]): answer_key(r.get("label")) for r in a}
+    lb = {str(r["id"]): answer_key(r.get("label")) for r in b}
     common = sorted(set(la) & set(lb))
     if not common:
         raise ValueError("the two runs share no item ids")

@@ -11,6 +11,7 @@ that shape. Three paraphrases ship for the template-stability comparison.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -95,8 +96,19 @@ def format_inputs(task: TaskSpec, item: dict[str, Any], template: PromptTemplate
 
 
 def _header(task: TaskSpec, template: PromptTemplate) -> str:
+    if task.kind == "extraction":
+        schema = json.dumps(task.schema, ensure_ascii=False)
+        return (
+            f"{task.instruction.strip()}\nAnswer with one JSON object on one line that follows "
+            f"this JSON schema: {schema}"
+        )
     labels = ", ".join(task.shown(label) for label in task.labels)
-    return template.header.format(instruction=task.instruction.strip(), labels=labels)
+    head = template.header.format(instruction=task.instruction.strip(), labels=labels)
+    for label, text in task.descriptions.items():
+        head += f"\n- {task.shown(label)}: {text}"
+    if task.kind == "multi_label":
+        head += "\nGive every answer that applies, separated by commas, or none."
+    return head
 
 
 def explain_prompt(task: TaskSpec, demo: Demonstration, template: PromptTemplate) -> str:

@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from .schema import check_schema, validate
+
 
 class TaskError(ValueError):
     """A malformed task definition; the message names the field (and line when known)."""
@@ -41,10 +43,13 @@ _PlainLoader.yaml_implicit_resolvers = {
 }
 
 
+KINDS = ("classification", "multi_label", "extraction")
+
+
 @dataclass
 class Demonstration:
     inputs: dict[str, str]
-    label: str
+    label: Any  # a label; a list of labels (multi_label); a JSON object (extraction)
     explanation: str | None = None
 
 
@@ -58,6 +63,9 @@ class TaskSpec:
     label_field: str = "label"  # gold label column in data, when present
     id_field: str = "id"
     template: dict[str, str] | None = None  # overrides of the prompt template's parts
+    kind: str = "classification"  # | "multi_label" (a set of labels) | "extraction" (JSON)
+    schema: dict[str, Any] | None = None  # extraction: the JSON schema answers must follow
+    descriptions: dict[str, str] = field(default_factory=dict)  # label -> shown description
     lines: InitVar[dict[str, int] | None] = None  # field path -> line, for error messages
 
     def __post_init__(self, lines: dict[str, int] | None) -> None:
@@ -67,9 +75,27 @@ class TaskSpec:
     def label_names(self) -> list[str]:
         return list(self.labels)
 
-    def shown(self, label: str) -> str:
-        """The verbaliser that prompts show for ``label``."""
+    def shown(self, label: Any) -> str:
+        """How prompts show ``label``: its first verbaliser; a comma list or "none" for a set
+        of labels (multi_label); compact JSON (extraction)."""
+        if self.kind == "extraction":
+            return json.dumps(label, ensure_ascii=False)
+        if self.kind == "multi_label" and isinstance(label, list):
+            return ", ".join(self.labels[x][0] for x in label) or "none"
         return self.labels[label][0]
+
+    def canonical(self, value: Any) -> Any:
+        """A gold value in the form answers take: a sorted label list for multi_label (from a
+        list or a comma-separated string), the object for extraction, else a string."""
+        if value is None:
+            return None
+        if self.kind == "multi_label":
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            return sorted({str(v) for v in value if str(v).lower() != "none"})
+        if self.kind == "extraction":
+            return json.loads(value) if isinstance(value, str) else value
+        return str(value)
 
     def check_inputs(self, item: dict[str, Any], where: str) -> None:
         missing = [f for f in self.input_fields if f not in item or item[f] is None]
@@ -95,6 +121,12 @@ class TaskSpec:
         }
         if self.template:
             data["template"] = dict(self.template)
+        if self.kind != "classification":
+            data["kind"] = self.kind
+        if self.schema is not None:
+            data["schema"] = self.schema
+        for label, text in self.descriptions.items():
+            data["labels"][label] = {"verbalisers": data["labels"][label], "description": text}
         return data
 
 
@@ -130,13 +162,23 @@ def _err(lines: dict[str, int], path: str, message: str) -> TaskError:
 
 
 def _validate(task: TaskSpec, lines: dict[str, int]) -> None:
+    if task.kind not in KINDS:
+        raise _err(lines, "kind", f"{task.kind!r} is invalid; allowed: {list(KINDS)}")
+    if task.kind == "extraction":
+        problem = check_schema(task.schema)
+        if problem:
+            raise _err(lines, "schema", problem)
+    _validate_common(task, lines)
+
+
+def _validate_common(task: TaskSpec, lines: dict[str, int]) -> None:
     if not isinstance(task.name, str) or not task.name.strip():
         raise _err(lines, "name", f"{task.name!r} is invalid; allowed: a non-empty string")
     if not isinstance(task.instruction, str) or not task.instruction.strip():
         raise _err(lines, "instruction", "is empty; allowed: a non-empty string")
     if not task.input_fields:
         raise _err(lines, "input_fields", "is empty; allowed: at least one input field name")
-    if len(task.labels) < 2:
+    if len(task.labels) < 2 and task.kind != "extraction":
         raise _err(lines, "labels", f"has {len(task.labels)} label(s); allowed: at least 2")
     owner: dict[str, str] = {}
     for label, verbalisers in task.labels.items():
@@ -159,7 +201,16 @@ def _validate(task: TaskSpec, lines: dict[str, int]) -> None:
             owner[key] = label
     for i, demo in enumerate(task.demonstrations):
         path = f"demonstrations[{i}]"
-        if demo.label not in task.labels:
+        where = f"{path}.{task.label_field}"
+        if task.kind == "extraction":
+            problem = validate(demo.label, task.schema or {}, "label")
+            if problem:
+                raise _err(lines, where, f"does not follow the schema: {problem}")
+        elif task.kind == "multi_label":
+            bad = [x for x in demo.label if x not in task.labels]
+            if bad:
+                raise _err(lines, where, f"labels {bad} are not in the label set")
+        elif demo.label not in task.labels:
             raise _err(
                 lines,
                 f"{path}.{task.label_field}",
@@ -198,12 +249,15 @@ def task_from_dict(data: Any, lines: dict[str, int] | None = None) -> TaskSpec:
         )
     known = {
         "name", "instruction", "input_fields", "labels", "demonstrations",
-        "label_field", "id_field", "template",
+        "label_field", "id_field", "template", "kind", "schema",
     }  # fmt: skip
     for key in data:
         if key not in known:
             raise _err(lines, str(key), f"is unknown; allowed: {sorted(known)}")
-    required = ("name", "instruction", "input_fields", "labels")
+    kind = str(data.get("kind", "classification"))
+    required: tuple[str, ...] = ("name", "instruction", "input_fields", "labels")
+    if kind == "extraction":
+        required = ("name", "instruction", "input_fields", "schema")
     missing = [key for key in required if key not in data]
     if missing:
         raise TaskError(
@@ -217,15 +271,25 @@ def task_from_dict(data: Any, lines: dict[str, int] | None = None) -> TaskSpec:
         input_fields = {str(k): str(v) for k, v in raw_fields.items()}
     else:
         raise _err(lines, "input_fields", "allowed: a list of names or a mapping name -> display")
-    raw_labels = data["labels"]
+    raw_labels = data.get("labels") or {}
     _refuse_booleans(raw_labels, "labels", lines)
     if isinstance(raw_labels, list):
         if len(set(map(str, raw_labels))) != len(raw_labels):
             raise _err(lines, "labels", f"{raw_labels} has duplicates; allowed: distinct labels")
         labels = {str(x): [str(x)] for x in raw_labels}
+        descriptions = {}
     elif isinstance(raw_labels, dict):
         labels = {}
+        descriptions: dict[str, str] = {}
         for k, v in raw_labels.items():
+            if isinstance(v, dict):  # {verbalisers: [...], description: "..."}
+                unknown = sorted(set(v) - {"verbalisers", "description"})
+                if unknown:
+                    raise _err(lines, f"labels.{k}", f"unknown keys {unknown}; allowed: "
+                               "['verbalisers', 'description']")  # fmt: skip
+                if v.get("description"):
+                    descriptions[str(k)] = str(v["description"]).strip()
+                v = v.get("verbalisers")
             if isinstance(v, str):
                 v = [v]
             if v is None:
@@ -245,9 +309,22 @@ def task_from_dict(data: Any, lines: dict[str, int] | None = None) -> TaskSpec:
             raise _err(lines, f"demonstrations[{i}]", "allowed: a mapping of fields")
         if label_field not in d:
             raise _err(lines, f"demonstrations[{i}]", f"has no gold label field {label_field!r}")
-        _refuse_booleans(d[label_field], f"demonstrations[{i}].{label_field}", lines)
+        if kind != "extraction":  # an extracted object may hold booleans
+            _refuse_booleans(d[label_field], f"demonstrations[{i}].{label_field}", lines)
         inputs = {k: str(v) for k, v in d.items() if k in input_fields}
-        demos.append(Demonstration(inputs, str(d[label_field]), d.get("explanation")))
+        gold = d[label_field]
+        if kind == "extraction" and isinstance(gold, str):
+            try:
+                gold = json.loads(gold)
+            except json.JSONDecodeError as err:
+                raise _err(lines, f"demonstrations[{i}]", f"label is not JSON: {err.msg}") from None
+        if kind == "multi_label":
+            gold = gold if isinstance(gold, list) else [gold]
+            gold = [x.strip() for g in gold for x in str(g).split(",") if x.strip()]
+            gold = sorted({x for x in gold if x.lower() != "none"})
+        elif kind != "extraction":
+            gold = str(gold)
+        demos.append(Demonstration(inputs, gold, d.get("explanation")))
     template = data.get("template")
     if template is not None and not isinstance(template, dict):
         raise _err(lines, "template", "allowed: a mapping of template parts")
@@ -260,6 +337,9 @@ def task_from_dict(data: Any, lines: dict[str, int] | None = None) -> TaskSpec:
         label_field=label_field,
         id_field=str(data.get("id_field", "id")),
         template=template,
+        kind=kind,
+        schema=data.get("schema"),
+        descriptions=descriptions,
         lines=lines,
     )
 
@@ -279,6 +359,8 @@ def load_task(path: str | os.PathLike) -> TaskSpec:
                 raise TaskError(f"{path}: line {err.lineno}: invalid JSON: {err.msg}") from None
         node = yaml.compose(text, Loader=_PlainLoader)
         data = yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - a SafeLoader subclass
+        if isinstance(data, dict) and data.get("kind") == "extraction":
+            data = yaml.safe_load(text)  # extracted objects hold numbers and booleans
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
