@@ -13,7 +13,6 @@ import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 from lmlab_common import (
@@ -25,7 +24,7 @@ from lmlab_common import (
 )
 
 from .backends import Backend, BackendError, Generation, Usage
-from .confidence import label_confidence, needs_review
+from .confidence import needs_review
 from .config import AnnotateConfig, CircuitOpen, DryRun, RunSummary, verdict
 from .demos import DemoSelector
 from .lock import OutputLock
@@ -37,13 +36,9 @@ from .prompts import (
     get_template,
     stop_sequences,
 )
+from .records import breaker_message, make_record
 from .store import ResponseCache, ResultsWriter, cache_key, read_jsonl
 from .task import Demonstration, TaskSpec
-
-
-def vote_key(label: Any) -> str:
-    """A hashable, order-free key of an answer (a label, a label list, an object)."""
-    return label if isinstance(label, str) else json.dumps(label, sort_keys=True)
 
 
 def _disable(show: bool | None) -> bool | None:
@@ -248,58 +243,6 @@ class Annotator:
         tokens = sum(self.backend.count_tokens(p) for p in prompts)
         return DryRun(len(items), len(prompts), tokens, budget, example)
 
-    def _record(self, item: dict[str, Any], gen: Generation, cached: bool, key: str) -> dict:
-        record: dict[str, Any] = {
-            "id": item["__id"],
-            "prompt_hash": key[:16],
-            "mode": self.config.mode,
-            "template": self.template.name,
-            "model": self.backend.model,
-        }
-        gold = item.get(self.task.label_field)
-        if gold is not None:
-            record["gold"] = self.task.canonical(gold)
-        if not gen.ok:
-            record.update(status="failed", label=None, reason=gen.error, raw=None)
-        else:
-            cues = [self.template.cot_cue]
-            parsed = [
-                parse_label(c.text, self.task, cues, c.finish_reason) for c in gen.completions
-            ]
-            raws = [c.text for c in gen.completions]
-            votes = Counter(vote_key(p.label) for p in parsed if p.ok)
-            if self.config.mode == "self_consistency":
-                record["votes"] = dict(votes)
-                record["raw"] = raws
-                if votes:
-                    top = max(votes.values())
-                    # tie: the label whose first vote came first
-                    label = next(
-                        p.label for p in parsed if p.ok and votes[vote_key(p.label)] == top
-                    )
-                    record.update(status="ok", label=label, confidence=top / len(parsed))
-                    record["confidence_source"] = "votes"
-                else:
-                    reasons = sorted({p.reason for p in parsed})
-                    record.update(status="unparseable", label=None, reason="; ".join(reasons))
-            else:
-                p = parsed[0]
-                record["raw"] = raws[0]
-                if p.explanation and self._needs_explanations():
-                    record["explanation"] = p.explanation
-                record.update(status="ok" if p.ok else "unparseable", label=p.label)
-                if not p.ok:
-                    record["reason"] = p.reason
-                if gen.completions[0].logprob is not None:
-                    record["logprob"] = gen.completions[0].logprob
-                confidence = label_confidence(gen.completions[0], p.span) if p.ok else None
-                if confidence is not None:
-                    record.update(confidence=confidence, confidence_source="logprob")
-        record["usage"] = asdict(gen.usage)
-        record["cached"] = cached
-        record["attempts"] = 0 if cached else gen.attempts
-        return record
-
     def run(
         self,
         items: Sequence[dict[str, Any]],
@@ -425,7 +368,7 @@ class Annotator:
                     if status != "unparseable" or last:
                         finish(record)
                     if limit and without_label >= limit:
-                        raise CircuitOpen(self._breaker_message(record, writer))
+                        raise CircuitOpen(breaker_message(self, record, writer))
                 pending = sorted(set(again))
                 asked_again += len(pending)
             for held in streak:
@@ -447,22 +390,8 @@ class Annotator:
             ),
         )
 
-    def _breaker_message(self, record: dict, writer: ResultsWriter) -> str:
-        limit = self.config.max_consecutive_failures
-        what = f"{record['status']}: {record.get('reason')}"
-        if record["status"] == "unparseable":
-            raw = record.get("raw")
-            raw = raw if isinstance(raw, str) or raw is None else raw[0]
-            shown = [self.task.shown(label) for label in self.task.labels]
-            what += (
-                f", raw answer {(raw or '')[:80]!r}; none of the answers contains a label "
-                f"{shown}: check the task's labels and the prompt (--dry-run)"
-            )
-        return (
-            f"stopped after {limit} consecutive items without a label (last: {what}); "
-            f"{len(writer.done)} records are kept in {writer.path}: fix the cause and rerun the "
-            "same command to resume"
-        )
+    def _record(self, item: dict[str, Any], gen: Generation, cached: bool, key: str) -> dict:
+        return make_record(item, gen, cached, key, self)
 
     def close(self) -> None:
         self.cache.close()
