@@ -282,6 +282,7 @@ def test_ctrl_c_stops_promptly_keeps_finished_work_one_line(tmp_path):
         finally:
             proc.kill()  # no-op when it has exited; never leave a stuck run behind
         took = time.monotonic() - start
+    print(f"\nctrl-c: exited {proc.returncode} after {took:.2f}s")
     assert proc.returncode == 130
     assert took < 5.0, f"Ctrl-C took {took:.1f}s"
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
@@ -299,6 +300,7 @@ def test_circuit_breaker_stops_a_dead_server_and_resumes(tmp_path, capsys):
         assert code == 2 and "stopped after 5 consecutive items without a label" in err
         assert "rerun the same command to resume" in err
         requests = sum(server.attempts.values())
+        print(f"\nbreaker: stopped after {requests} requests")
         assert requests <= 2 * (5 + 2 * 4)  # the streak, plus what was queued, 2 tries each
         server.faults = Faults()  # the server recovers
         assert main([*args, "--max-consecutive-failures", "5"]) == 0
