@@ -121,3 +121,25 @@ def test_write_back_jsonl_and_dataset(task, tmp_path):
         add_columns(labelled, records, task, fields=("label",))
     with pytest.raises(ValueError, match="allowed: a .jsonl or .csv"):
         write_table(labelled, tmp_path / "out.parquet")
+
+
+def test_verbalised_confidence_when_asked(task, tmp_path):
+    from llm_annotate.confidence import stated_confidence
+
+    assert stated_confidence("positive (confidence: 80%)") == pytest.approx(0.8)
+    assert stated_confidence("Confidence = 0.35") == pytest.approx(0.35)
+    assert stated_confidence("positive") is None and stated_confidence("confidence: 250%") is None
+
+    def script(prompt):
+        assert "(confidence: NN%)" in prompt  # the prompt asks for it
+        sure = "great" in prompt.rsplit("Review:", 1)[-1]
+        return f" positive (confidence: {90 if sure else 40}%)"
+
+    config = AnnotateConfig(mode="zero_shot", ask_confidence=True)
+    Annotator(task, ScriptedBackend(script), config).run(
+        prepare_items(ROWS[:2], task), tmp_path / "out.jsonl"
+    )
+    records = {r["id"]: r for r in read_jsonl(tmp_path / "out.jsonl")}
+    assert records["a"]["label"] == "positive" and records["a"]["confidence"] == 0.9
+    assert records["b"]["confidence"] == 0.4
+    assert records["b"]["confidence_source"] == "verbalised"

@@ -216,7 +216,8 @@ class Annotator:
         if placeholder:  # dry run: show and size the prompt before explanations exist
             text = "<explanation to generate>"
             demos = [Demonstration(d.inputs, d.label, d.explanation or text) for d in demos]
-        return build_prompt(self.task, item, self.config.mode, self.template, demos)
+        ask = self.config.ask_confidence
+        return build_prompt(self.task, item, self.config.mode, self.template, demos, ask)
 
     def _needs_explanations(self) -> bool:
         return self.config.mode in ("cot", "self_consistency")

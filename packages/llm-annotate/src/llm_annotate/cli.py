@@ -75,6 +75,8 @@ def _config(args: argparse.Namespace, mode: str):
     extra = {}
     if getattr(args, "max_consecutive_failures", None) is not None:
         extra["max_consecutive_failures"] = args.max_consecutive_failures
+    if getattr(args, "ask_confidence", False):
+        extra["ask_confidence"] = True
     for name in ("parse_retries", "max_tokens", "cot_max_tokens"):
         if getattr(args, name, None) is not None:
             extra[name] = getattr(args, name)
@@ -293,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write items with a confidence below this (or none) to the review file",
     )
     p.add_argument("--review", help="review JSONL (default: <out>.review.jsonl)")
+    p.add_argument(
+        "--ask-confidence",
+        action="store_true",
+        help="ask the model for a verbalised confidence (used without logprobs or votes)",
+    )
     p.add_argument("--max-tokens", type=int, help="answer budget, zero/few-shot (default 16)")
     p.add_argument("--cot-max-tokens", type=int, help="explanation + answer budget (default 256)")
     p.add_argument(

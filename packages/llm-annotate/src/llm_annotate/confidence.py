@@ -4,7 +4,8 @@ Confidence of a label, strongest evidence first:
 - ``logprob``: the probability the model gave the tokens of the label it answered,
   ``exp(sum of their log-probabilities)`` (servers that return token logprobs, and the local
   transformers backend);
-- ``votes``: the self-consistency vote share of the winning label.
+- ``votes``: the self-consistency vote share of the winning label;
+- ``verbalised``: what the model says when asked (``AnnotateConfig(ask_confidence=True)``).
 
 Calibration against gold: AUROC of confidence for telling right from wrong answers (0.5 =
 no better than chance) and accuracy at coverage (keep the most confident fraction of items).
@@ -13,11 +14,24 @@ no better than chance) and accuracy at coverage (keep the most confident fractio
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 from .backends import Completion
 
 COVERAGES = (0.5, 0.8, 0.9, 1.0)
+_STATED = re.compile(r"confidence\s*(?:is|of|:|=)?\s*(\d{1,3}(?:\.\d+)?)\s*(%?)", re.IGNORECASE)
+
+
+def stated_confidence(text: str | None) -> float | None:
+    """A verbalised confidence ("confidence: 80%", "Confidence = 0.8") as a number in [0, 1]."""
+    match = _STATED.search(text or "")
+    if match is None:
+        return None
+    value = float(match.group(1))
+    if match.group(2) or value > 1.0:
+        value /= 100.0
+    return value if 0.0 <= value <= 1.0 else None
 
 
 def label_confidence(completion: Completion, span: tuple[int, int] | None) -> float | None:

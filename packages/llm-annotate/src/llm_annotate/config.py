@@ -37,6 +37,9 @@ class AnnotateConfig(ConfigBase):
     # A finished run in which fewer items than this fraction got a label is reported as a
     # problem (the CLI exits 1): "every item failed", "every item unparseable", "mostly ...".
     min_labelled_fraction: float = 0.5
+    # Ask the model to state its confidence after the answer ("(confidence: 80%)"); used as
+    # the item's confidence when neither token logprobs nor votes give one.
+    ask_confidence: bool = False
 
     def __post_init__(self) -> None:
         require_choice("mode", self.mode, MODES)

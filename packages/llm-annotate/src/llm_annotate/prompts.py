@@ -19,6 +19,10 @@ from typing import Any
 from .task import Demonstration, TaskSpec
 
 MODES = ("zero_shot", "few_shot", "cot", "self_consistency")
+ASK_CONFIDENCE = (
+    "\nAfter the answer, on the same line, say how sure you are that it is right as "
+    "(confidence: NN%)."
+)
 
 
 @dataclass(frozen=True)
@@ -125,8 +129,10 @@ def build_prompt(
     mode: str,
     template: PromptTemplate,
     demonstrations: Sequence[Demonstration] | None = None,
+    ask_confidence: bool = False,
 ) -> str:
-    """The annotation prompt for one item in ``mode`` (see ``MODES``).
+    """The annotation prompt for one item in ``mode`` (see ``MODES``); ``ask_confidence``
+    asks for a verbalised confidence after the answer (``ASK_CONFIDENCE``).
 
     ``cot`` and ``self_consistency`` need every demonstration to carry a non-empty explanation
     (from ``explain``): a demonstration without one is an error, not a silent plain prompt.
@@ -134,7 +140,7 @@ def build_prompt(
     if mode not in MODES:
         raise ValueError(f"mode={mode!r} is invalid; allowed: {list(MODES)}")
     demos = list(task.demonstrations if demonstrations is None else demonstrations)
-    parts = [_header(task, template)]
+    parts = [_header(task, template) + (ASK_CONFIDENCE if ask_confidence else "")]
     cot = mode in ("cot", "self_consistency")
     if mode != "zero_shot":
         if not demos:

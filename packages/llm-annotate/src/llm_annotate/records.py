@@ -9,7 +9,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from .backends import Generation
-from .confidence import label_confidence
+from .confidence import label_confidence, stated_confidence
 from .parsing import parse_label
 
 if TYPE_CHECKING:
@@ -71,6 +71,15 @@ def make_record(
             confidence = label_confidence(gen.completions[0], p.span) if p.ok else None
             if confidence is not None:
                 record.update(confidence=confidence, confidence_source="logprob")
+    if annotator.config.ask_confidence and record.get("label") is not None:
+        stated = [stated_confidence(c.text) for c in gen.completions]
+        stated = [x for x in stated if x is not None]
+        if stated:
+            record["stated_confidence"] = sum(stated) / len(stated)
+            if "confidence" not in record:
+                record.update(
+                    confidence=record["stated_confidence"], confidence_source="verbalised"
+                )
     record["usage"] = asdict(gen.usage)
     record["cached"] = cached
     record["attempts"] = 0 if cached else gen.attempts
