@@ -1,10 +1,11 @@
 """CPU latency of LoSparse layers vs dense, at the 20% budget (ratios from one run).
 
 Per shape (d_in x d_out) and input (batch x tokens): dense ``nn.Linear``; compact LoSparse
-(one fused GEMM over [R; S_k] + index_add); the official compact form (x R^T L^T plus x S_k^T
-scattered into a zero buffer); LR + dense S (the training form); low-rank only. Then the whole
-all-MiniLM-L6-v2 encoder dense vs compact LoSparse (if the model package is installed).
-Writes benchmarks/results/bench_lowrank_sparse.json.
+(``compact(kernel="fused")``: one GEMM over [R; S_k] + index_add); the official compact form
+(``compact(kernel="scatter")``: x R^T L^T plus x S_k^T scattered into a zero buffer, the same
+storage); LR + dense S (the training form); low-rank only. Then the whole all-MiniLM-L6-v2
+encoder dense vs compact LoSparse with both kernels (if the model package is installed).
+Writes benchmarks/results/bench_lowrank_sparse.json with the machine record.
 
     uv run --package lowrank-sparse python benchmarks/bench_lowrank_sparse.py [--quick]
 """
@@ -12,13 +13,12 @@ Writes benchmarks/results/bench_lowrank_sparse.json.
 from __future__ import annotations
 
 import argparse
-import json
+import copy
 import os
-import platform
 import time
 
 import torch
-import torch.nn.functional as F
+from lmlab_common import atomic_write_json, environment
 from lowrank_sparse import LoSparseLinear, rank_from_ratio
 from torch import nn
 from torch.utils import benchmark
@@ -26,15 +26,6 @@ from torch.utils import benchmark
 SHAPES = [(384, 384), (384, 1536), (768, 3072), (4096, 4096)]
 INPUTS = [(1, 1), (8, 128)]
 BUDGET, RHO = 0.2, 0.05
-
-
-def official_scatter(x, left, right, sparse_kept, index, bias, d_out):
-    """The official compact forward (buffer rebuilt per call so any shape works)."""
-    y = F.linear(F.linear(x, right), left)
-    sx = F.linear(x, sparse_kept)
-    buf = torch.zeros(*x.shape[:-1], d_out, dtype=x.dtype)
-    buf[..., index] = sx
-    return y + buf + bias
 
 
 def timeit(fn, min_run_time):
@@ -57,23 +48,17 @@ def bench_layer(d_in, d_out, batch, tokens, min_run_time):
     lr_only = LoSparseLinear.from_linear(
         dense, rank=int(BUDGET * d_out * d_in // (d_in + d_out)), has_sparse=False
     )
-    left, right = layer.left.detach(), layer.right.detach()
-    index = mask.nonzero().flatten()
-    s_kept = layer.sparse.detach()[index].contiguous()
-    bias = layer.bias.detach()
-    compact = layer
-    compact.compact()
+    compact = copy.deepcopy(layer)
+    compact.compact("fused")
+    scatter = copy.deepcopy(layer)
+    scatter.compact("scatter")
     x = torch.randn(batch, tokens, d_in)
     with torch.inference_mode():
-        ref = official_scatter(x, left, right, s_kept, index, bias, d_out)
-        torch.testing.assert_close(compact(x), ref, atol=1e-3, rtol=1e-3)
+        torch.testing.assert_close(compact(x), scatter(x), atol=1e-3, rtol=1e-3)
         times = {
             "dense": timeit(lambda: dense(x), min_run_time),
             "losparse_compact": timeit(lambda: compact(x), min_run_time),
-            "official_scatter": timeit(
-                lambda: official_scatter(x, left, right, s_kept, index, bias, d_out),
-                min_run_time,
-            ),
+            "official_scatter": timeit(lambda: scatter(x), min_run_time),
             "lr_plus_dense_s": timeit(lambda: training_form(x), min_run_time),
             "low_rank_only": timeit(lambda: lr_only(x), min_run_time),
         }
@@ -105,13 +90,21 @@ def bench_minilm(min_run_time):
     apply_losparse(model, budget_config(BUDGET, importance="magnitude", warmup_steps=1))
     LoSparsePruner(model, total_steps=5).finalize()  # one-shot |S| row pruning to 20%
     compact(model)
+    scatter = compact(copy.deepcopy(model), kernel="scatter")
     out = {}
     for batch, tokens in [(1, 16), (8, 128)]:
         ids = torch.randint(1000, 2000, (batch, tokens))
-        with torch.inference_mode():
+        with torch.inference_mode():  # interleaved: dense, fused, scatter
             td = timeit(lambda ids=ids: dense(input_ids=ids), min_run_time)
             tc = timeit(lambda ids=ids: model(input_ids=ids), min_run_time)
-        out[f"{batch}x{tokens}"] = {"dense": td, "losparse_compact": tc, "speedup": td / tc}
+            ts = timeit(lambda ids=ids: scatter(input_ids=ids), min_run_time)
+        out[f"{batch}x{tokens}"] = {
+            "dense": td,
+            "losparse_compact": tc,
+            "official_scatter": ts,
+            "speedup": td / tc,
+            "speedup_scatter": td / ts,
+        }
     return out
 
 
@@ -138,7 +131,10 @@ def main() -> None:
     encoder = bench_minilm(mrt)
     if encoder:
         for key, v in encoder.items():
-            print(f"MiniLM encoder {key}: compact LoSparse {v['speedup']:.2f}x dense")
+            print(
+                f"MiniLM encoder {key}: compact LoSparse {v['speedup']:.2f}x dense, "
+                f"official scatter {v['speedup_scatter']:.2f}x"
+            )
     result = {
         "benchmark": "lowrank_sparse",
         "budget": BUDGET,
@@ -146,21 +142,12 @@ def main() -> None:
         "layers": layers,
         "minilm_encoder": encoder,
         "seconds": time.time() - start,
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "cpu_count": os.cpu_count(),
-            "threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "load_average": os.getloadavg(),
-        },
+        "machine": environment() | {"load_average": os.getloadavg()},
     }
     out_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "bench_lowrank_sparse.json")
-    with open(path + ".tmp", "w", encoding="utf-8") as fh:
-        json.dump(result, fh, indent=2)
-    os.replace(path + ".tmp", path)
+    atomic_write_json(path, result)
     print(f"wrote {path}")
 
 

@@ -10,7 +10,8 @@ scores and schedule on the rows of W), by a margin. The 3-seed, 3-budget version
 
 import pytest
 import torch
-from lowrank_sparse.experiment import load_minilm, run_arm
+from lmlab_common import load_minilm
+from lowrank_sparse.experiment import run_arm
 
 BUDGET, STEPS, BATCH, MARGIN = 0.2, 40, 8, 0.05
 

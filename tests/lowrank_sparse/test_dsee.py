@@ -53,8 +53,10 @@ def test_config_round_trip_and_defaults(tmp_path):
     assert DSEEConfig.from_json(config.to_json()) == config
     config.save_pretrained(tmp_path)
     assert DSEEConfig.from_pretrained(tmp_path) == config
-    default = DSEEConfig()
-    assert default.target_modules == ["query", "value"]
+    default = DSEEConfig()  # official: query and value of every self-attention
+    adapted = dsee_layers(apply_dsee(bert(), default))
+    assert sorted({n.rsplit(".", 1)[-1] for n in adapted}) == ["query", "value"]
+    assert len(adapted) == 4  # 2 layers x (query, value)
     assert (default.r, default.lora_alpha, default.num_sparse) == (16, 32.0, 16)
     assert default.scale == 2.0
 

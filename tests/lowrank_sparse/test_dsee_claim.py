@@ -10,7 +10,7 @@ heads per layer are removed by the |delta W| score and DSEE fine-tunes briefly.
 from __future__ import annotations
 
 import pytest
-from lowrank_sparse.dsee.reproduce import ClaimSettings, run_claim
+from lowrank_sparse.dsee.experiment import ClaimSettings, run_claim
 
 MARGIN_DSEE = 0.05  # DSEE accuracy >= full fine-tuning - 5 points
 MARGIN_PRUNED = 0.05  # after removing 25% of heads: >= full fine-tuning - 5 points

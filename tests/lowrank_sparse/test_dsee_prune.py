@@ -9,6 +9,7 @@ from lowrank_sparse.dsee import (
     DSEEConfig,
     apply_dsee,
     dsee_layers,
+    dsee_state,
     head_scores,
     linear_macs,
     load_dsee,
@@ -135,7 +136,7 @@ def test_head_removal_is_physical_and_matches_masking():
     assert sa.num_attention_heads == 3
     assert model.bert.encoder.layer[0].attention.output.dense.weight.shape == (64, 48)
     assert linear_macs(model) == macs - 2 * 4 * 16 * 64
-    assert model.dsee_pruned_heads["bert.encoder.layer.1.attention.self"] == [1]
+    assert dsee_state(model).pruned_heads["bert.encoder.layer.1.attention.self"] == [1]
 
 
 def test_prune_dsee_then_train_save_load_merge(tmp_path):
@@ -173,7 +174,7 @@ def test_unstructured_then_heads_save_load(tmp_path):
     prune_heads(model, 1)
     out = model(input_ids=ids()).logits
     dense = model.bert.encoder.layer[0].attention.output.dense
-    mask = model.dsee_masks["bert.encoder.layer.0.attention.output.dense"]
+    mask = dsee_state(model).masks["bert.encoder.layer.0.attention.output.dense"]
     assert mask.shape == dense.weight.shape
     assert torch.all(dense.weight[~mask] == 0)
     save_dsee(model, tmp_path)

@@ -13,9 +13,10 @@ from lowrank_sparse import (
     compact,
     compression_report,
     load_losparse,
+    losparse_config,
     losparse_layers,
     merge_losparse,
-    save_pretrained,
+    save_losparse,
 )
 from transformers.pytorch_utils import Conv1D
 
@@ -37,7 +38,7 @@ def test_apply_preserves_outputs_on_every_family(family, h):
 
 def _prune(h, model, steps=6):
     """A few real training steps with the pruner, ending in the final phase."""
-    config = model.losparse_config.replace(
+    config = losparse_config(model).replace(
         warmup_steps=1, initial_warmup=1, final_warmup=2, delta_t=1
     )
     pruner = LoSparsePruner(model, config, total_steps=steps)
@@ -63,7 +64,7 @@ def test_compact_save_load_merge_identical(tmp_path, family, h):
     report = compression_report(model)
     assert report.ratio == pytest.approx(0.4, abs=0.02)
 
-    save_pretrained(model, tmp_path / "saved")
+    save_losparse(model, tmp_path / "saved")
     saved = json.loads((tmp_path / "saved" / "losparse_layers.json").read_text())
     first = saved["layers"][0]
     assert {"rank", "kept", "d_out", "d_in"} <= set(first)
@@ -77,7 +78,7 @@ def test_compact_save_load_merge_identical(tmp_path, family, h):
     torch.testing.assert_close(
         h.logits(reloaded, h.model_inputs(reloaded)), trained, atol=1e-5, rtol=1e-5
     )
-    assert reloaded.losparse_config == model.losparse_config
+    assert losparse_config(reloaded) == losparse_config(model)
 
     merged = merge_losparse(reloaded)
     assert not losparse_layers(merged)
@@ -93,7 +94,7 @@ def test_load_from_path(tmp_path, h):
     base = h.make_model("bert")
     base.save_pretrained(tmp_path / "base")
     model = apply_losparse(h.make_model("bert"), LoSparseConfig(low_rank_ratio=0.3))
-    save_pretrained(model, tmp_path / "ls")
+    save_losparse(model, tmp_path / "ls")
     loaded = load_losparse(str(tmp_path / "base"), tmp_path / "ls")
     inputs = h.model_inputs(model)
     torch.testing.assert_close(
@@ -103,7 +104,7 @@ def test_load_from_path(tmp_path, h):
 
 def test_load_onto_mismatched_base_names_layer_and_shapes(tmp_path, h):
     model = apply_losparse(h.make_model("bert"), LoSparseConfig(low_rank_ratio=0.3))
-    save_pretrained(model, tmp_path)
+    save_losparse(model, tmp_path)
     from lmlab_common import tiny_encoder
 
     other = tiny_encoder("bert", head="sequence_classification", hidden_size=32, seed=0)

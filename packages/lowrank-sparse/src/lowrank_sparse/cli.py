@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Sequence
+
+from lmlab_common import add_reproduce_args, run_cli
 
 from .dsee.cli import add_dsee_commands
 
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         "optionally distil to the original mean-pooled embeddings for --steps on real English "
         "sentences while pruning S under the cubic schedule (else one-shot magnitude pruning), "
         "then write OUT (load it with load_losparse(None, OUT)).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     c.add_argument("model", help="model directory or hub id (AutoModel)")
     c.add_argument("out", help="output directory")
@@ -64,19 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "reproduce",
-        help="the claim on all-MiniLM-L6-v2: LoSparse vs low-rank only vs prune-only",
-        description="Writes reports/lowrank-sparse.{json,md} (needs lmlab-common[minilm]).",
+        help="both claims on all-MiniLM-L6-v2: LoSparse vs low-rank only vs prune-only at equal "
+        "budgets, and DSEE vs full fine-tuning vs head only",
+        description="Writes reports/lowrank-sparse.{json,md} after every arm "
+        "(needs lmlab-common[minilm]).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--out", default="reports")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    add_reproduce_args(p, seeds=3)
+    p.add_argument("--sections", nargs="+", default=["losparse", "dsee"],
+                   choices=["losparse", "dsee"], help="which claims to run")  # fmt: skip
     p.add_argument("--budgets", type=float, nargs="+", default=[0.1, 0.2, 0.3])
-    p.add_argument("--steps", type=int, default=150)
+    p.add_argument("--steps", type=int, default=150, help="LoSparse distillation steps per arm")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument(
         "--arms",
         nargs="+",
         default=["losparse", "losparse_auto", "low_rank_only", "prune_only"],
         choices=["losparse", "losparse_auto", "low_rank_only", "prune_only"],
+    )
+    p.add_argument("--dsee-steps", type=int, default=100, help="DSEE training steps per arm")
+    p.add_argument("--dsee-prune-steps", type=int, default=20,
+                   help="fine-tune steps after DSEE head removal")  # fmt: skip
+    p.add_argument(
+        "--dsee-context",
+        type=float,
+        default=0.0,
+        help="fraction of DSEE examples with a real sentence prepended (0.5: harder)",
     )
     p.set_defaults(func=_reproduce)
     add_dsee_commands(sub)
@@ -86,14 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _compress(args: argparse.Namespace) -> int:
     import copy
 
-    from lmlab_common import english_sentences, set_seed
+    from lmlab_common import english_sentences, set_seed, tokenize
     from transformers import AutoModel, AutoTokenizer
 
+    from .apply import apply_losparse
     from .config import budget_config
-    from .experiment import _batches, distill_embeddings
-    from .model import apply_losparse, save_pretrained
+    from .distill import distill_embeddings
     from .pruner import LoSparsePruner
     from .report import compression_report
+    from .serialization import save_losparse
 
     set_seed(args.seed)
     teacher = AutoModel.from_pretrained(args.model).eval()
@@ -116,25 +132,19 @@ def _compress(args: argparse.Namespace) -> int:
         importance="sensitivity" if steps > 4 * unit else "magnitude",
     )
     student = copy.deepcopy(teacher)
-    calibration = _batches(tokenizer, sentences[:64], 16, 32)
+    calibration = [
+        {k: v for k, v in tokenize(tokenizer, sentences[i : i + 16], 32).items()
+         if k in ("input_ids", "attention_mask")}
+        for i in range(0, min(64, len(sentences)), 16)
+    ]  # fmt: skip
     apply_losparse(student, config, calibration=calibration)
+    pruner = None
     if args.method != "low_rank_only":
         if steps > 4 * unit:
             pruner = LoSparsePruner(student, total_steps=steps)
-            distill_embeddings(
-                student,
-                teacher,
-                tokenizer,
-                sentences,
-                steps,
-                batch_size=args.batch_size,
-                lr=args.lr,
-                pruner=pruner,
-                show_progress=True,
-            )
         else:
             LoSparsePruner(student, total_steps=5 * unit).finalize()  # one-shot, |S| scores
-    elif steps:
+    if steps and (pruner is not None or args.method == "low_rank_only"):
         distill_embeddings(
             student,
             teacher,
@@ -143,9 +153,10 @@ def _compress(args: argparse.Namespace) -> int:
             steps,
             batch_size=args.batch_size,
             lr=args.lr,
+            pruner=pruner,
             show_progress=True,
         )
-    save_pretrained(student, args.out)
+    save_losparse(student, args.out)
     tokenizer.save_pretrained(args.out)
     report = compression_report(student)
     with open(os.path.join(args.out, "compression_report.md"), "w", encoding="utf-8") as fh:
@@ -155,8 +166,8 @@ def _compress(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .model import load_losparse
     from .report import compression_report
+    from .serialization import load_losparse
 
     report = compression_report(load_losparse(None, args.directory))
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_markdown())
@@ -173,19 +184,17 @@ def _reproduce(args: argparse.Namespace) -> int:
         arms=args.arms,
         steps=args.steps,
         batch_size=args.batch_size,
+        sections=args.sections,
+        dsee_steps=args.dsee_steps,
+        dsee_prune_steps=args.dsee_prune_steps,
+        dsee_context=args.dsee_context,
     )
     print(f"wrote {args.out}/lowrank-sparse.md in {data['seconds']:.0f} s")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"lowrank-sparse: error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(build_parser(), None if argv is None else list(argv))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,15 @@ _FAMILY_PATTERNS = (
     r"(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)",
 )
 DEFAULT_TARGET_MODULES: tuple[str, ...] = (r"(.*\.)?(" + "|".join(_FAMILY_PATTERNS) + ")",)
+# DSEE's default (official: the query and value projections of every self-attention), written
+# in the same convention over the same families (GPT-2: the fused c_attn, as the official code).
+_DSEE_PATTERNS = (
+    r"attention\.self\.(query|value|query_proj|value_proj)",
+    r"(self_attn|attn)\.(q_proj|v_proj)",
+    r"SelfAttention\.(q|v)",
+    r"attn\.c_attn",
+)
+DSEE_DEFAULT_TARGET_MODULES: tuple[str, ...] = (r"(.*\.)?(" + "|".join(_DSEE_PATTERNS) + ")",)
 DEFAULT_EXCLUDE_MODULES: tuple[str, ...] = (
     r"(.*\.)?(pooler|classifier|lm_head|embeddings|score|qa_outputs)(\..*)?",
 )

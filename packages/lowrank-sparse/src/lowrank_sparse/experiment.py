@@ -18,11 +18,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from lmlab_common import english_sentences, minilm_path, progress, set_seed
+from lmlab_common import embed, english_sentences, load_minilm, set_seed, tokenize
 from torch import nn
 
+from .apply import apply_losparse
 from .config import budget_config
-from .model import apply_losparse
+from .distill import distill_embeddings
 from .pruner import LoSparsePruner
 from .report import compression_report
 
@@ -48,79 +49,8 @@ class ArmResult:
         return dataclasses.asdict(self)
 
 
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B, T, H), (B, T) -> (B, H) mean over real tokens."""
-    m = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
-
-
-def load_minilm() -> tuple[nn.Module, Any]:
-    from transformers import AutoModel, AutoTokenizer
-
-    path = minilm_path()
-    return AutoModel.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
-
-
-def _batches(tokenizer, sentences, batch_size, max_length):
-    out = []
-    for i in range(0, len(sentences), batch_size):
-        enc = tokenizer(
-            sentences[i : i + batch_size],
-            padding=True,
-            truncation=True,
-            max_length=max_length,
-            return_tensors="pt",
-        )
-        out.append({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]})
-    return out
-
-
-@torch.no_grad()
-def _embed(model, batches) -> torch.Tensor:
-    model.eval()
-    return torch.cat(
-        [mean_pool(model(**b).last_hidden_state, b["attention_mask"]) for b in batches]
-    )
-
-
-def distill_embeddings(
-    student: nn.Module,
-    teacher: nn.Module,
-    tokenizer: Any,
-    sentences: list[str],
-    steps: int,
-    batch_size: int = 16,
-    lr: float = 1e-4,
-    max_length: int = 32,
-    pruner: LoSparsePruner | None = None,
-    desc: str = "distil",
-    show_progress: bool = False,
-) -> list[float]:
-    """Train ``student`` to match ``teacher``'s mean-pooled embeddings (cosine loss) on
-    ``sentences`` (cycled in order) for ``steps`` AdamW steps, calling ``pruner.step()`` after
-    each optimizer step. Returns the losses."""
-    optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0)
-    teacher.eval()
-    student.train()
-    cursor, losses = 0, []
-    for _ in progress(range(steps), desc=desc, disable=not show_progress):
-        if cursor + batch_size > len(sentences):
-            cursor = 0
-        chunk = sentences[cursor : cursor + batch_size]
-        batch = _batches(tokenizer, chunk, batch_size, max_length)[0]
-        cursor += batch_size
-        with torch.no_grad():
-            target = mean_pool(teacher(**batch).last_hidden_state, batch["attention_mask"])
-        pred = mean_pool(student(**batch).last_hidden_state, batch["attention_mask"])
-        loss = (1 - F.cosine_similarity(pred, target)).mean()
-        loss.backward()
-        optimizer.step()
-        if pruner is not None:
-            pruner.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
-    student.eval()
-    return losses
+def _ids(batch) -> dict[str, torch.Tensor]:
+    return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
 
 
 def run_arm(
@@ -143,6 +73,10 @@ def run_arm(
     Schedule scaled to the run: W_u = steps // 10, t_i = 1, t_f = 3, delta_t = 5; beta1 0.85,
     no uncertainty, sensitivity scores (official defaults otherwise).
     """
+
+    def _embed(model: nn.Module) -> torch.Tensor:
+        return embed(model, tokenizer, held_out, max_length=max_length)
+
     if arm not in ARMS:
         raise ValueError(f"arm={arm!r} is invalid; allowed: one of {', '.join(ARMS)}")
     if teacher is None or tokenizer is None:
@@ -150,8 +84,7 @@ def run_arm(
     set_seed(seed)
     pool = list(english_sentences(n_train + n_eval, seed=0))
     train, held_out = pool[:n_train], pool[n_train:]
-    eval_batches = _batches(tokenizer, held_out, 64, max_length)
-    target_eval = _embed(teacher, eval_batches)
+    target_eval = embed(teacher, tokenizer, held_out, max_length=max_length)
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(train), generator=gen).tolist()
     train = [train[i] for i in order]
@@ -167,9 +100,11 @@ def run_arm(
     else:
         config = budget_config(budget, low_rank_ratio=low_rank_ratio, **schedule)
     student = copy.deepcopy(teacher)
-    calib = _batches(tokenizer, train[:64], 16, max_length) if arm == "losparse_auto" else None
+    calib = None
+    if arm == "losparse_auto":
+        calib = [_ids(tokenize(tokenizer, train[i : i + 16], max_length)) for i in range(0, 64, 16)]
     apply_losparse(student, config, calibration=calib)
-    init_cos = float(F.cosine_similarity(_embed(student, eval_batches), target_eval).mean())
+    init_cos = float(F.cosine_similarity(_embed(student), target_eval).mean())
     pruner = None if arm == "low_rank_only" else LoSparsePruner(student, total_steps=steps)
     start = time.perf_counter()
     distill_embeddings(
@@ -186,7 +121,7 @@ def run_arm(
         show_progress=show_progress,
     )
     seconds = time.perf_counter() - start
-    cosine = float(F.cosine_similarity(_embed(student, eval_batches), target_eval).mean())
+    cosine = float(F.cosine_similarity(_embed(student), target_eval).mean())
     report = compression_report(student)
     return ArmResult(
         arm=arm,

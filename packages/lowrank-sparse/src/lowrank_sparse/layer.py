@@ -6,8 +6,10 @@ Two storage forms:
   boolean ``keep_mask`` over the units of S (rows by default) set by the pruner;
 * compact form (after :meth:`LoSparseLinear.compact`): only the k kept units of S are stored.
   For rows, R and S_k are one matrix ``fused`` ((r + k), d_in): one GEMM reads x once, then
-  ``y = L h[:r] + b`` and ``h[r:]`` is index-added into the k kept output features. No buffer
-  is cached, so any batch and sequence shape works.
+  ``y = L h[:r] + b`` and ``h[r:]`` is index-added into the k kept output features
+  (``kernel="fused"``, the default). ``kernel="scatter"`` runs the official compact forward on
+  the same storage: ``x R^T L^T`` and ``x S_k^T`` as two GEMMs, the latter scattered into a
+  zero (n, d_out) buffer. No buffer is cached, so any batch and sequence shape works.
 
 rank 0 gives prune-only (S = W); no S gives low-rank only.
 """
@@ -19,6 +21,8 @@ import torch.nn.functional as F
 from lmlab_common import linear_weight, require
 from torch import nn
 from transformers.pytorch_utils import Conv1D
+
+KERNELS = ("fused", "scatter")
 
 
 def svd_split(weight: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,6 +82,7 @@ class LoSparseLinear(nn.Module):
         self.num_units = (d_out if direction == "row" else d_in) if has_sparse else 0
         self.unit_size = (d_in if direction == "row" else d_out) if has_sparse else 0
         self.compacted = kept is not None
+        self.kernel = "fused"
         kw = {"dtype": dtype, "device": device}
         self.left = nn.Parameter(torch.zeros(d_out, rank, **kw)) if rank else None
         self.right = None
@@ -163,7 +168,16 @@ class LoSparseLinear(nn.Module):
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.d_in)  # (n, d_in)
         r, idx = self.rank, self.kept_index
-        if self.direction == "row":
+        if self.direction == "row" and self.kernel == "scatter":
+            # official form: two GEMMs, S_k x scattered into a fresh zero buffer
+            y = x2.new_zeros(x2.shape[0], self.d_out)
+            if idx.numel():
+                y[:, idx] = F.linear(x2, self.fused[r:])
+            if r:
+                y = y + F.linear(F.linear(x2, self.fused[:r]), self.left)
+            if self.bias is not None:
+                y = y + self.bias
+        elif self.direction == "row":
             h = F.linear(x2, self.fused)  # (n, r + k): x read once for R and S_k
             if r:
                 y = F.linear(h[:, :r], self.left, self.bias)  # (n, d_out)
@@ -205,8 +219,20 @@ class LoSparseLinear(nn.Module):
             return 0
         return int(self.kept_index.numel()) if self.compacted else int(self.keep_mask.sum())
 
-    def compact(self) -> None:
-        """Switch in place to the compact form, keeping the units where ``keep_mask`` is True."""
+    def compact(self, kernel: str = "fused") -> None:
+        """Switch in place to the compact form, keeping the units where ``keep_mask`` is True.
+
+        ``kernel``: ``"fused"`` (one GEMM over [R; S_k] + index_add, default) or ``"scatter"``
+        (the official two-GEMM form with a scattered zero buffer; rows only). Calling it on a
+        compact layer only switches the kernel."""
+        require(kernel in KERNELS, "kernel", kernel, f"one of {KERNELS}")
+        require(
+            kernel == "fused" or self.direction == "row",
+            "kernel",
+            kernel,
+            "'fused' for direction='col' (the scatter form is for rows of S)",
+        )
+        self.kernel = kernel
         if self.compacted:
             return
         with torch.no_grad():
@@ -290,4 +316,5 @@ class LoSparseLinear(nn.Module):
         return (
             f"d_in={self.d_in}, d_out={self.d_out}, rank={self.rank}, sparse={self.has_sparse}, "
             f"direction={self.direction}, kept={self.num_kept()}, compacted={self.compacted}"
+            + (f", kernel={self.kernel}" if self.compacted else "")
         )

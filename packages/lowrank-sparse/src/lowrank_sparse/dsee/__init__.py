@@ -3,6 +3,7 @@ weights or whole attention heads.
 
 >>> model = apply_dsee(model, DSEEConfig(r=16, num_sparse=16))   # train A, B, S2 + head
 >>> report = prune_dsee(model, heads_per_layer=3)                # then fine-tune again
+>>> save_dsee(model, "out"); model = load_dsee(base_or_path_or_None, "out")
 >>> plain = merge_dsee(model)                                    # a plain transformers model
 """
 
@@ -13,12 +14,11 @@ from .model import (
     DSEEParameterReport,
     apply_dsee,
     dsee_layers,
+    dsee_state,
     get_dsee_config,
-    load_dsee,
     mark_trainable,
     merge_dsee,
     parameter_report,
-    save_dsee,
 )
 from .prune import (
     PruneReport,
@@ -30,6 +30,7 @@ from .prune import (
     prune_unstructured,
     remove_heads,
 )
+from .serialization import load_dsee, save_dsee
 
 __all__ = [
     "DSEEConfig",
@@ -40,6 +41,7 @@ __all__ = [
     "apply_dsee",
     "attention_modules",
     "dsee_layers",
+    "dsee_state",
     "get_dsee_config",
     "greedy_lowrank_sparse",
     "head_scores",

@@ -1,6 +1,7 @@
-"""DSEE verbs for the ``lowrank-sparse`` CLI: ``dsee-apply``, ``dsee-prune``, ``dsee-merge``,
-``dsee-reproduce``. The package CLI calls :func:`add_dsee_commands` on its subparsers; each
-verb sets ``func`` (called with the parsed args, returns an exit code).
+"""DSEE verbs for the ``lowrank-sparse`` CLI: ``dsee-apply``, ``dsee-prune``, ``dsee-merge``.
+The package CLI calls :func:`add_dsee_commands` on its subparsers; each verb sets ``func``
+(called with the parsed args, returns an exit code). DSEE's claim is a section of
+``lowrank-sparse reproduce``.
 
 Training between ``dsee-apply`` and ``dsee-prune`` is the user's (any ``transformers.Trainer``
 works on the adapted model; load it with :func:`lowrank_sparse.dsee.load_dsee`).
@@ -11,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+from lmlab_common import run_cli
 
 
 def _load_base(path: str, task: str, num_labels: int):
@@ -34,10 +37,12 @@ def _add_base_args(p: argparse.ArgumentParser) -> None:
 
 def _cmd_apply(args: argparse.Namespace) -> int:
     from .config import DSEEConfig
-    from .model import apply_dsee, parameter_report, save_dsee
+    from .model import apply_dsee, parameter_report
+    from .serialization import save_dsee
 
+    targets = {"target_modules": args.target_modules} if args.target_modules else {}
     config = DSEEConfig(
-        target_modules=args.target_modules,
+        **targets,
         r=args.r,
         lora_alpha=args.lora_alpha,
         num_sparse=args.num_sparse,
@@ -52,8 +57,8 @@ def _cmd_apply(args: argparse.Namespace) -> int:
 
 
 def _cmd_prune(args: argparse.Namespace) -> int:
-    from .model import load_dsee, save_dsee
     from .prune import prune_dsee
+    from .serialization import load_dsee, save_dsee
 
     model = load_dsee(_load_base(args.model, args.task, args.num_labels), args.adapter)
     report = prune_dsee(
@@ -75,10 +80,12 @@ def _cmd_prune(args: argparse.Namespace) -> int:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from .model import load_dsee, merge_dsee
+    from .model import dsee_state, merge_dsee
+    from .serialization import load_dsee
 
-    model = merge_dsee(load_dsee(_load_base(args.model, args.task, args.num_labels), args.adapter))
-    heads = getattr(model, "dsee_pruned_heads", {})
+    model = load_dsee(_load_base(args.model, args.task, args.num_labels), args.adapter)
+    heads = dsee_state(model).pruned_heads
+    model = merge_dsee(model)
     if heads:
         print(
             "note: heads were removed; transformers 5 configs cannot record per-layer head "
@@ -87,18 +94,6 @@ def _cmd_merge(args: argparse.Namespace) -> int:
         )
     model.save_pretrained(args.output)
     print(json.dumps({"output": args.output}))
-    return 0
-
-
-def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import ClaimSettings, run_claim, write_report
-
-    settings = ClaimSettings(
-        steps=args.steps, prune_steps=args.prune_steps, seed=args.seed, context=args.context
-    )
-    result = run_claim(settings, tuple(args.arms.split(",")) if args.arms else ())
-    paths = write_report(result, args.out_dir)
-    print(json.dumps({"accuracy": result.accuracy, "files": list(paths)}))
     return 0
 
 
@@ -112,7 +107,12 @@ def add_dsee_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_base_args(p)
     p.add_argument("--output", required=True, help="adapter directory to write")
-    p.add_argument("--target-modules", nargs="+", default=["query", "value"])
+    p.add_argument(
+        "--target-modules",
+        nargs="+",
+        default=None,
+        help="module-name patterns (default: query/value of every self-attention)",
+    )
     p.add_argument("--r", type=int, default=16, help="LoRA rank (official scripts: 16)")
     p.add_argument("--lora-alpha", type=float, default=32.0)
     p.add_argument("--num-sparse", type=int, default=16, help="sparse entries per matrix")
@@ -141,27 +141,9 @@ def add_dsee_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True, help="directory for the plain transformers model")
     p.set_defaults(func=_cmd_merge)
 
-    p = subparsers.add_parser(
-        "dsee-reproduce",
-        help="DSEE vs full fine-tuning vs head only on MiniLM; writes reports/",
-    )
-    p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--prune-steps", type=int, default=20)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--context",
-        type=float,
-        default=0.0,
-        help="fraction of examples with a real sentence prepended (0.5: harder variant)",
-    )
-    p.add_argument("--arms", default="", help="comma list of full,head,dsee (default all)")
-    p.add_argument("--out-dir", default="reports")
-    p.set_defaults(func=_cmd_reproduce)
-
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry for the DSEE verbs (the package CLI wires the same verbs)."""
     parser = argparse.ArgumentParser(prog="lowrank-sparse", description="DSEE verbs")
     add_dsee_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return run_cli(parser, argv)

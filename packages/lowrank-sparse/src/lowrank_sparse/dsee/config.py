@@ -13,6 +13,8 @@ from typing import ClassVar
 
 from lmlab_common import ConfigBase, require, require_choice, require_range
 
+from ..config import DEFAULT_EXCLUDE_MODULES, DSEE_DEFAULT_TARGET_MODULES
+
 SPARSE_METHODS = ("grebsmo", "magnitude", "random")
 PRUNE_SCORES = ("final", "delta", "weight", "wabs_official")
 HEAD_SCORES = ("delta", "final")
@@ -30,11 +32,14 @@ class DSEEConfig(ConfigBase):
 
     config_name: ClassVar[str] = "dsee_config.json"
 
-    #: Module-name patterns to adapt (exact name, dotted suffix or regex). Official code: the
-    #: query and value projections of every self-attention (key is commented out there).
-    target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
-    #: Patterns never adapted even if matched (e.g. cross-attention).
-    exclude_modules: list[str] = field(default_factory=list)
+    #: Module-name patterns to adapt (exact name, dotted suffix or regex; the same convention
+    #: as LoSparseConfig). Default: the query and value projections of every self-attention of
+    #: the BERT/DeBERTa, BART/Llama, T5 and GPT-2 families, as the official code (key is
+    #: commented out there).
+    target_modules: list[str] = field(default_factory=lambda: list(DSEE_DEFAULT_TARGET_MODULES))
+    #: Patterns never adapted even if matched (default: pooler, classifier, heads, embeddings,
+    #: as LoSparseConfig).
+    exclude_modules: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE_MODULES))
     #: LoRA rank. Official scripts: 16 (code default 4).
     r: int = 16
     #: LoRA alpha; the update is scaled by ``lora_alpha / r``. Official: 32.
@@ -68,6 +73,10 @@ class DSEEConfig(ConfigBase):
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.target_modules, str):
+            self.target_modules = [self.target_modules]
+        if isinstance(self.exclude_modules, str):
+            self.exclude_modules = [self.exclude_modules]
         require(
             isinstance(self.target_modules, list | tuple)
             and len(self.target_modules) > 0

@@ -1,32 +1,23 @@
-"""Apply DSEE to any transformers model, report trainable parameters, merge, save and load."""
+"""Apply DSEE to any transformers model, report trainable parameters, merge.
+
+Save and load live in :mod:`lowrank_sparse.dsee.serialization`; the method state (config,
+removed heads, masks of pruned non-adapted layers) is the model's
+:class:`~lowrank_sparse.state.MethodState`.
+"""
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from dataclasses import dataclass, field
 
 import torch
-from lmlab_common import (
-    atomic_write_json,
-    find_linear_modules,
-    get_module,
-    is_linear,
-    linear_shape,
-    load_tensors,
-    replace_module,
-    require,
-    save_tensors,
-)
+from lmlab_common import find_linear_modules, get_module, replace_module, require
 from torch import nn
 
+from ..state import MethodState, clear_state, find_state, get_state, set_state
 from .config import DSEEConfig
 from .decompose import select_support
 from .layer import DSEELinear
-
-ADAPTER_FILE = "dsee_adapter.safetensors"
-STATE_FILE = "dsee_state.json"
 
 
 def dsee_layers(model: nn.Module) -> dict[str, DSEELinear]:
@@ -35,13 +26,13 @@ def dsee_layers(model: nn.Module) -> dict[str, DSEELinear]:
 
 
 def get_dsee_config(model: nn.Module) -> DSEEConfig:
-    config = getattr(model, "dsee_config", None)
-    if not isinstance(config, DSEEConfig):
-        raise ValueError(
-            f"model={type(model).__name__} has no DSEE adapters; allowed: a model returned by "
-            "apply_dsee or load_dsee"
-        )
-    return config
+    """The :class:`DSEEConfig` a DSEE model carries (``ValueError`` if none)."""
+    return get_state(model, "dsee").config
+
+
+def dsee_state(model: nn.Module) -> MethodState:
+    """The model's DSEE :class:`MethodState` (config, ``pruned_heads``, ``masks``)."""
+    return get_state(model, "dsee")
 
 
 def apply_dsee(model: nn.Module, config: DSEEConfig | None = None) -> nn.Module:
@@ -55,6 +46,7 @@ def apply_dsee(model: nn.Module, config: DSEEConfig | None = None) -> nn.Module:
     config = DSEEConfig() if config is None else config
     require(isinstance(config, DSEEConfig), "config", type(config).__name__, "a DSEEConfig")
     require(not dsee_layers(model), "model", type(model).__name__, "a model without DSEE adapters")
+    require(find_state(model) is None, "model", "already carries LoSparse state", "a plain model")
     targets = find_linear_modules(model, config.target_modules, config.exclude_modules)
     generator = torch.Generator().manual_seed(config.seed)
     supports = {}
@@ -82,17 +74,18 @@ def _wrap(
     supports: dict[str, torch.Tensor],
     generator: torch.Generator | None,
 ) -> None:
+    """Wrap the ``supports`` layers; register (or update) the model's DSEE state."""
     for name, index in supports.items():
         base = get_module(model, name)
         layer = DSEELinear(
             base, config.r, config.lora_alpha, index, config.lora_init_std, generator
         )
         replace_module(model, name, layer)
-    model.dsee_config = config
-    if not hasattr(model, "dsee_pruned_heads"):
-        model.dsee_pruned_heads = {}
-    if not hasattr(model, "dsee_masks"):
-        model.dsee_masks = {}
+    state = find_state(model)
+    if state is None:
+        set_state(model, MethodState("dsee", config))
+    else:  # heads removed before wrapping (load_dsee): keep their record
+        state.config = config
     mark_trainable(model)
 
 
@@ -181,103 +174,7 @@ def merge_dsee(model: nn.Module) -> nn.Module:
         merged = layer.merged_layer()
         merged.requires_grad_(False)
         replace_module(model, name, merged)
-    for attr in ("dsee_config",):
-        if hasattr(model, attr):
-            delattr(model, attr)
+    clear_state(model)
     for p in model.parameters():
         p.requires_grad_(True)
-    return model
-
-
-def save_dsee(model: nn.Module, directory: str | os.PathLike) -> str:
-    """Write the config, the adapters (A, B, support, values, masks), the trained head, the
-    pruning masks of non-adapted layers and the removed heads to ``directory``."""
-    config = get_dsee_config(model)
-    layers = dsee_layers(model)
-    tensors: dict[str, torch.Tensor] = {}
-    for name, layer in layers.items():
-        tensors[f"{name}.lora_A"] = layer.lora_A
-        tensors[f"{name}.lora_B"] = layer.lora_B
-        tensors[f"{name}.sparse_index"] = layer.sparse_index
-        tensors[f"{name}.sparse_values"] = layer.sparse_values
-        if layer.weight_mask is not None:
-            tensors[f"{name}.weight_mask"] = layer.weight_mask
-    params = dict(model.named_parameters())
-    head = [n for n in head_parameter_names(model, config) if n in params]
-    for name in head:
-        tensors[f"head::{name}"] = params[name]
-    if config.train_bias:
-        for name, layer in layers.items():
-            if layer.bias is not None:
-                tensors[f"bias::{name}"] = layer.bias
-    for name, mask in getattr(model, "dsee_masks", {}).items():
-        tensors[f"mask::{name}"] = mask
-    os.makedirs(directory, exist_ok=True)
-    config.save_pretrained(directory)
-    save_tensors(tensors, os.path.join(directory, ADAPTER_FILE))
-    state = {
-        "layers": {n: list(m.shape) for n, m in layers.items()},
-        "pruned_heads": getattr(model, "dsee_pruned_heads", {}),
-    }
-    atomic_write_json(os.path.join(directory, STATE_FILE), state)
-    return os.fspath(directory)
-
-
-def load_dsee(model: nn.Module, directory: str | os.PathLike) -> nn.Module:
-    """Rebuild a saved DSEE model on a fresh copy of its base ``model`` (in place).
-
-    Removes the recorded heads, wraps the recorded layers with their saved supports (no
-    decomposition is re-run), loads adapters, head, masks. A base model that does not fit
-    raises ``ValueError`` naming the first mismatched layer and both shapes.
-    """
-    from .prune import remove_heads
-
-    require(not dsee_layers(model), "model", type(model).__name__, "a model without adapters")
-    config = DSEEConfig.from_pretrained(directory)
-    with open(os.path.join(directory, STATE_FILE), encoding="utf-8") as fh:
-        state = json.load(fh)
-    tensors = load_tensors(os.path.join(directory, ADAPTER_FILE))
-    if state["pruned_heads"]:
-        remove_heads(model, {k: list(v) for k, v in state["pruned_heads"].items()})
-    supports = {}
-    for name, shape in state["layers"].items():
-        try:
-            module = get_module(model, name)
-        except ValueError as err:
-            raise ValueError(
-                f"saved layer {name!r} does not exist in {type(model).__name__}; allowed: the "
-                "base model the adapter was trained on"
-            ) from err
-        require(is_linear(module), name, type(module).__name__, "a linear layer")
-        have = list(linear_shape(module))
-        if have != list(shape):
-            raise ValueError(
-                f"layer {name!r} has shape {tuple(have)} but the saved adapter expects "
-                f"{tuple(shape)}; allowed: the base model the adapter was trained on"
-            )
-        supports[name] = tensors[f"{name}.sparse_index"]
-    _wrap(model, config, supports, None)
-    params = dict(model.named_parameters())
-    layers = dsee_layers(model)
-    with torch.no_grad():
-        for name, layer in layers.items():
-            layer.lora_A.copy_(tensors[f"{name}.lora_A"])
-            layer.lora_B.copy_(tensors[f"{name}.lora_B"])
-            layer.sparse_values.copy_(tensors[f"{name}.sparse_values"])
-            if f"{name}.weight_mask" in tensors:
-                layer.weight_mask = tensors[f"{name}.weight_mask"].to(layer.weight.device)
-        for key, value in tensors.items():
-            kind, _, name = key.partition("::")
-            if kind == "head" or kind == "bias":
-                target = params[name] if kind == "head" else layers[name].bias
-                if tuple(target.shape) != tuple(value.shape):
-                    raise ValueError(
-                        f"parameter {name!r} has shape {tuple(target.shape)} but the saved "
-                        f"adapter has {tuple(value.shape)}; allowed: the same base model"
-                    )
-                target.copy_(value)
-            elif kind == "mask":
-                weight = get_module(model, name).weight
-                weight.mul_(value.to(weight.dtype).view_as(weight))
-                model.dsee_masks[name] = value
     return model

@@ -22,7 +22,7 @@ from torch import nn
 
 from .config import HEAD_SCORES, PRUNE_SCORES
 from .layer import DSEELinear, slice_linear
-from .model import dsee_layers
+from .model import dsee_layers, dsee_state
 
 
 @dataclass
@@ -91,7 +91,8 @@ def prune_unstructured(
     layers get a mask on the final weight ("final" |W + delta|, "delta" |delta| = official
     ABS, "weight" |W|, "wabs_official"). Already-pruned entries stay pruned. Other linear layers
     matching ``other_modules`` (frozen): ``other_sparsity`` (default ``sparsity``) of the
-    smallest |W| are zeroed in place and the masks kept in ``model.dsee_masks``.
+    smallest |W| are zeroed in place and the masks kept in the model's DSEE state
+    (``dsee_state(model).masks``).
     """
     require_range01("sparsity", sparsity)
     require_choice("score", score, PRUNE_SCORES)
@@ -118,8 +119,7 @@ def prune_unstructured(
             if not n.endswith(".base_layer")
         }
         weights = [m.weight for m in others.values()]
-        masks = getattr(model, "dsee_masks", {})
-        model.dsee_masks = masks
+        masks = dsee_state(model).masks
         scores = [
             torch.where(masks[n].view_as(w), w.abs(), torch.full_like(w, -1.0))
             if n in masks
@@ -192,10 +192,11 @@ def remove_heads(model: nn.Module, heads: dict[str, list[int]]) -> None:
 
     Slices the query/key/value rows and the output projection's input columns (DSEE layers
     included: A/B, sparse support and masks follow). Records the removed heads as original
-    indices in ``model.dsee_pruned_heads``.
+    indices in the model's DSEE state (``dsee_state(model).pruned_heads``).
     """
     attns = attention_modules(model)
-    record = getattr(model, "dsee_pruned_heads", {})
+    state = dsee_state(model)
+    record = state.pruned_heads
     for name, drop in heads.items():
         require(name in attns, "heads", name, f"names of attention modules: {list(attns)[:4]}...")
         attn = attns[name]
@@ -220,7 +221,7 @@ def remove_heads(model: nn.Module, heads: dict[str, list[int]]) -> None:
         if new_out is not out:
             parent, _, child = out_name.rpartition(".")
             setattr(get_module(model, parent), child, new_out)
-        masks = getattr(model, "dsee_masks", {})  # earlier in-place pruning follows the slice
+        masks = state.masks  # earlier in-place pruning follows the slice
         for key, dim in [(f"{name}.{p}", 0) for p in ("query", "key", "value")] + [(out_name, 1)]:
             if key in masks:
                 masks[key] = masks[key].index_select(dim, index.to(masks[key].device)).clone()
@@ -229,7 +230,6 @@ def remove_heads(model: nn.Module, heads: dict[str, list[int]]) -> None:
         removed = record.get(name, [])
         original = [h for h in range(n_heads + len(removed)) if h not in removed]
         record[name] = sorted(removed + [original[h] for h in drop])
-    model.dsee_pruned_heads = record
 
 
 def prune_heads(model: nn.Module, heads_per_layer: int, score: str = "delta") -> dict:

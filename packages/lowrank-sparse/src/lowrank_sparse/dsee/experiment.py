@@ -1,24 +1,79 @@
-"""DSEE's central claim at small scale, on the real all-MiniLM-L6-v2 weights.
+"""DSEE's claim experiment at small scale, on the real all-MiniLM-L6-v2 weights.
+
+The toy task: sentiment with negation and distractors ("the service was not terrible, said my
+friend" is positive). The label is the adjective's polarity flipped by a negation, so a frozen
+encoder with a linear head does not solve it and the encoder has to adapt. Real English
+sentences from ``pydoc_data`` can be prepended as context (``context``).
 
 Arms, same data, steps and seed: full fine-tuning; head only (frozen encoder, linear probe);
 DSEE (q/v low-rank + sparse updates + head, < 1% trainable); DSEE after removing 3 of the 12
 heads per layer by the |delta W| score, then a short fine-tune (the paper's structured stage).
+Used by the claim test and the DSEE section of ``lowrank-sparse reproduce``.
 """
 
 from __future__ import annotations
 
-import os
+import random
 import time
 from dataclasses import asdict, dataclass, field
 
 import torch
-from lmlab_common import atomic_write_json, atomic_write_text, minilm_path, progress, set_seed
+from lmlab_common import english_sentences, minilm_path, progress, require, set_seed, tokenize
 from torch import nn
 
 from .config import DSEEConfig
 from .model import apply_dsee, parameter_report
 from .prune import prune_dsee
-from .synthetic import SentimentExample, negation_sentiment
+
+SUBJECTS = [
+    "the film", "the service", "the food", "the hotel", "the book", "the concert", "the game",
+    "the lecture", "the trip", "the app", "the meeting", "the course", "the show", "the car",
+    "the phone", "the room", "the staff", "the song", "the update", "the design",
+]  # fmt: skip
+POSITIVE = [
+    "great", "excellent", "wonderful", "pleasant", "brilliant", "superb", "delightful",
+    "enjoyable", "impressive", "good", "lovely", "fantastic",
+]  # fmt: skip
+NEGATIVE = [
+    "terrible", "awful", "boring", "dreadful", "poor", "disappointing", "horrible", "bad",
+    "annoying", "mediocre", "painful", "useless",
+]  # fmt: skip
+NEGATIONS = ["not", "never", "hardly", "by no means"]
+TAILS = ["", ", said my friend", ", I think", " overall", ", honestly", " this time"]
+TEMPLATES = [
+    "{s} was {n}{a}{t}.",
+    "I found {s} {n}{a}{t}.",
+    "Everyone agreed that {s} was {n}{a}{t}.",
+    "In the end {s} seemed {n}{a}{t}.",
+]
+
+
+@dataclass
+class SentimentExample:
+    text: str
+    label: int  # 1 positive, 0 negative
+
+
+def negation_sentiment(n: int, seed: int = 0, context: float = 0.5) -> list[SentimentExample]:
+    """``n`` balanced examples; with probability ``context`` a real sentence is prepended."""
+    require(isinstance(n, int) and n > 0, "n", n, "an int > 0")
+    require(0.0 <= context <= 1.0, "context", context, "a number in [0, 1]")
+    rng = random.Random(seed)
+    real = list(english_sentences(seed=seed, max_chars=90))
+    out = []
+    for i in range(n):
+        positive_adj = rng.random() < 0.5
+        negated = rng.random() < 0.5
+        adj = rng.choice(POSITIVE if positive_adj else NEGATIVE)
+        neg = rng.choice(NEGATIONS) + " " if negated else ""
+        text = rng.choice(TEMPLATES).format(
+            s=rng.choice(SUBJECTS), n=neg, a=adj, t=rng.choice(TAILS)
+        )
+        text = text[0].upper() + text[1:]
+        if rng.random() < context:
+            text = real[i % len(real)] + " " + text
+        out.append(SentimentExample(text, int(positive_adj != negated)))
+    return out
 
 
 @dataclass
@@ -53,13 +108,7 @@ class ClaimResult:
 
 
 def _encoder(tokenizer, examples: list[SentimentExample], max_length: int):
-    batch = tokenizer(
-        [e.text for e in examples],
-        padding=True,
-        truncation=True,
-        max_length=max_length,
-        return_tensors="pt",
-    )
+    batch = tokenize(tokenizer, [e.text for e in examples], max_length)
     return batch, torch.tensor([e.label for e in examples])
 
 
@@ -143,25 +192,3 @@ def run_claim(settings: ClaimSettings | None = None, arms: tuple[str, ...] = ())
     finally:
         hf_logging.set_verbosity(verbosity)
     return result
-
-
-def write_report(result: ClaimResult, out_dir: str = "reports") -> tuple[str, str]:
-    """Write ``<out_dir>/lowrank-sparse-dsee.{json,md}``; return both paths."""
-    os.makedirs(out_dir, exist_ok=True)
-    json_path = os.path.join(out_dir, "lowrank-sparse-dsee.json")
-    md_path = os.path.join(out_dir, "lowrank-sparse-dsee.md")
-    atomic_write_json(json_path, result.to_dict())
-    lines = [
-        "# DSEE on all-MiniLM-L6-v2 (negation sentiment, seeded)",
-        "",
-        "| arm | test accuracy | trainable fraction | seconds |",
-        "|---|---|---|---|",
-    ]
-    for arm, acc in result.accuracy.items():
-        frac = result.trainable_fraction.get(arm.split("_pruned")[0], float("nan"))
-        secs = result.seconds.get(arm, float("nan"))
-        lines.append(f"| {arm} | {acc:.4f} | {100 * frac:.3f}% | {secs:.1f} |")
-    lines += ["", f"Linear MACs per token removed by head pruning: "
-              f"{100 * result.macs_saved_by_heads:.1f}%", ""]  # fmt: skip
-    atomic_write_text(md_path, "\n".join(lines))
-    return json_path, md_path
