@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
 
 import torch
-from lmlab_common import tiny_encoder
+from lmlab_common import atomic_write_json, environment, tiny_encoder
 from task_distill import (
     FilterTrainer,
     KDTrainer,
@@ -128,21 +127,15 @@ def main() -> None:
             trainer.train()
             step_s[name] = statistics.median(timer.times[WARMUP:])
     result = {
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(),
-        },
+        "machine": environment(),
         "shapes": {"teacher": "bert 4x128", "student": "bert 2x64", "batch": [32, 32]},
         "median_step_seconds": step_s,
         "ratio_to_kd": {k: v / step_s["kd"] for k, v in step_s.items()},
         "ratio_to_finetune": {k: v / step_s["finetune"] for k, v in step_s.items()},
     }
-    os.makedirs("benchmarks/results", exist_ok=True)
-    with open("benchmarks/results/bench_task_distill.json", "w") as fh:
-        json.dump(result, fh, indent=2)
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+    os.makedirs(out, exist_ok=True)
+    atomic_write_json(os.path.join(out, "bench_task_distill.json"), result)
     print(json.dumps(result, indent=2))
 
 

@@ -77,7 +77,9 @@ def test_ted_config_round_trip_and_errors(tmp_path):
     fields = cfg.ted_fields()
     assert fields["kl_alpha"] == 5.0 and fields["temperature"] == 2.0
     assert fields["mask_padding"] is True
-    assert json.loads(json.dumps(cfg.to_dict()))["mse_alpha"] == 100.0
+    # Default changed by issue 12: a normalised layer term with weight 1 (official: raw, 100).
+    assert json.loads(json.dumps(cfg.to_dict()))["mse_alpha"] == 1.0
+    assert fields["layer_loss_scale"] == "teacher"
     for bad, match in [
         ({"kl_alpha": -1.0}, "kl_alpha=-1.0 is invalid"),
         ({"temperature": 0.0}, "temperature"),

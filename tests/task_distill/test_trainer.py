@@ -189,7 +189,7 @@ def test_causal_lm_ted_different_width_and_depth(tmp_path, lm_pair):
     assert log["kd_loss"] > 0 and log["layer_loss"] > 0
 
 
-def test_checkpoint_save_and_resume(tmp_path, teacher, student, cls_data):
+def test_checkpoint_save_and_resume(tmp_path, teacher, student, cls_data, fresh):
     args = make_args(tmp_path, max_steps=2, save_strategy="steps", save_steps=1)
     lwd = LayerwiseTrainer(
         student, args, teacher=teacher, train_dataset=cls_data, data_collator=PadCollator()
@@ -199,35 +199,19 @@ def test_checkpoint_save_and_resume(tmp_path, teacher, student, cls_data):
     assert (ckpt / "config.json").exists() and (ckpt / "filters" / "filters.safetensors").exists()
     final = snapshot(student)
     args2 = make_args(tmp_path, max_steps=2, save_strategy="no")
-    fresh = tiny_encoder(
-        "bert",
-        "sequence_classification",
-        vocab_size=teacher.config.vocab_size,
-        hidden_size=16,
-        num_layers=2,
-        num_heads=2,
-        seed=1,
-    )
+    fresh_student = fresh("student")
     again = LayerwiseTrainer(
-        fresh, args2, teacher=teacher, train_dataset=cls_data, data_collator=PadCollator()
+        fresh_student, args2, teacher=teacher, train_dataset=cls_data, data_collator=PadCollator()
     )
     again.train(resume_from_checkpoint=str(ckpt))
     for k, v in final.items():
-        assert torch.allclose(v, fresh.state_dict()[k], atol=1e-5), k
+        assert torch.allclose(v, fresh_student.state_dict()[k], atol=1e-5), k
 
 
-def test_determinism_under_seed(tmp_path, teacher, cls_data):
+def test_determinism_under_seed(tmp_path, teacher, cls_data, fresh):
     outs = []
     for _ in range(2):
-        s = tiny_encoder(
-            "bert",
-            "sequence_classification",
-            vocab_size=teacher.config.vocab_size,
-            hidden_size=16,
-            num_layers=2,
-            num_heads=2,
-            seed=1,
-        )
+        s = fresh("student")
         KDTrainer(
             s,
             make_args(tmp_path),

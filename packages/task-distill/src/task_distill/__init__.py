@@ -6,41 +6,47 @@ teacher's. :class:`KDTrainer` and :class:`LayerwiseTrainer` are the baselines. A
 is in :mod:`task_distill.losses` for reuse in custom loops.
 """
 
-from .config import METHODS, TEDConfig
-from .data import PadCollator
-from .filters import FilterConfig, TaskAwareFilters, infer_task
-from .losses import (
-    causal_lm_loss,
-    classification_loss,
-    kd_loss,
-    layer_mse_loss,
-    make_filter,
-    ted_loss,
-)
-from .mapping import (
-    auto_layer_pairs,
-    check_layer_pairs,
-    hidden_size,
-    interval_layers,
-    num_layers,
-    parse_layer_pairs,
-    resolve_layer_pairs,
-    student_from_config,
-    student_from_teacher,
-)
-from .model import FilteredModel, run_model
-from .trainer import (
-    FilterTrainer,
-    KDTrainer,
-    LayerwiseTrainer,
-    TEDTrainer,
-    check_compatible,
-    layer_pairs_for,
-)
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
+__version__: str = "0.1.0"
+
+# Public name -> submodule. Imported on first use, so `task-distill --help` does not load torch.
+_EXPORTS: dict[str, str] = {
+    "METHODS": "config",
+    "FilterConfig": "filters",
+    "FilterTrainer": "trainer",
+    "FilteredModel": "model",
+    "KDTrainer": "trainer",
+    "LayerwiseTrainer": "trainer",
+    "PadCollator": "data",
+    "TEDConfig": "config",
+    "TEDTrainer": "trainer",
+    "TaskAwareFilters": "filters",
+    "auto_layer_pairs": "mapping",
+    "causal_lm_loss": "losses",
+    "check_compatible": "trainer",
+    "check_layer_pairs": "mapping",
+    "classification_loss": "losses",
+    "hidden_size": "mapping",
+    "infer_task": "filters",
+    "interval_layers": "mapping",
+    "kd_loss": "losses",
+    "layer_mse_loss": "losses",
+    "layer_pairs_for": "trainer",
+    "make_filter": "losses",
+    "num_layers": "mapping",
+    "parse_layer_pairs": "mapping",
+    "resolve_layer_pairs": "mapping",
+    "run_model": "model",
+    "student_from_config": "mapping",
+    "student_from_teacher": "mapping",
+    "ted_loss": "losses",
+}
+
+__all__: list[str] = [
     "METHODS",
     "FilterConfig",
     "FilterTrainer",
@@ -71,3 +77,50 @@ __all__ = [
     "student_from_teacher",
     "ted_loss",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from .config import METHODS, TEDConfig
+    from .data import PadCollator
+    from .filters import FilterConfig, TaskAwareFilters, infer_task
+    from .losses import (
+        causal_lm_loss,
+        classification_loss,
+        kd_loss,
+        layer_mse_loss,
+        make_filter,
+        ted_loss,
+    )
+    from .mapping import (
+        auto_layer_pairs,
+        check_layer_pairs,
+        hidden_size,
+        interval_layers,
+        num_layers,
+        parse_layer_pairs,
+        resolve_layer_pairs,
+        student_from_config,
+        student_from_teacher,
+    )
+    from .model import FilteredModel, run_model
+    from .trainer import (
+        FilterTrainer,
+        KDTrainer,
+        LayerwiseTrainer,
+        TEDTrainer,
+        check_compatible,
+        layer_pairs_for,
+    )

@@ -243,7 +243,7 @@ def _say(verbose: bool, *parts) -> None:
         print("[task-distill]", *parts, file=sys.stderr, flush=True)
 
 
-def run_claim(setup: ClaimSetup | None = None, verbose: bool = False) -> dict:
+def run_claim(setup: ClaimSetup | None = None, verbose: bool = False, on_arm=None) -> dict:
     """Teacher → fine-tuned student → stage I → the arms; accuracies (``<arm>_acc``), probes."""
     setup = setup or ClaimSetup()
     t0 = time.time()
@@ -293,7 +293,10 @@ def run_claim(setup: ClaimSetup | None = None, verbose: bool = False) -> dict:
         PadCollator(),
         lambda m: accuracy(m, test),
         kd_init=pretrained if setup.init_protocol == "official" else None,
-        on_arm=lambda name, value: _say(verbose, name, value, round(time.time() - t0, 1)),
+        on_arm=lambda name, value: (
+            _say(verbose, name, value, round(time.time() - t0, 1)),
+            on_arm and on_arm(name, value),
+        ),
     )
     stage1 = arms.pop("stage1", None)
     results.update({f"{name}_acc": value for name, value in arms.items()})

@@ -1,138 +1,154 @@
 """``task-distill reproduce``: the claim at small scale → ``reports/task-distill.{json,md}``.
 
-Runs (1) paired seeds of TED vs KD vs LWD from the same fine-tuned student, (2) the official
-asymmetric initialisation (KD / LWD from the pre-trained student, TED from the fine-tuned one),
-(3) a student-width sweep and (4) the causal-LM continual pre-training scenario.
+Parts (``--parts``), each for ``--seeds`` seeds, every arm from the same student and the same
+number of steps:
+
+- ``synthetic``: the nuisance task the claim test uses (TED's premise built in);
+- ``text``: topic classification of real English sentences (a user's task, not built for TED);
+- ``lm``: causal-LM continual pre-training on a Markov LM (test perplexity);
+- ``official-init`` (not in the default): KD / LWD / fine-tuning from the *pre-trained*
+  student, TED from the fine-tuned one, as the official scripts do.
+
+The report is rewritten after every arm, so a killed run keeps its finished arms.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import statistics
+import shlex
+import sys
 
-from lmlab_common import atomic_write_json, atomic_write_text, get_logger
+from lmlab_common import get_logger, markdown_table, mean_std, require, write_report
 
-from .experiment import ClaimSetup, run_claim
-from .scenarios import LMSetup, run_lm
+from .experiment import ARMS, ClaimSetup, run_claim
+from .scenarios import LMSetup, TextSetup, run_lm, run_text
 
 log = get_logger(__name__)
+PARTS = ("synthetic", "text", "lm", "official-init")
+ARM_NAMES = {
+    "finetune": "continued fine-tuning",
+    "kd": "KD",
+    "lwd": "LWD",
+    "ted": "**TED** (default: normalised layer loss)",
+    "ted_official": "TED, official raw layer loss",
+}
+TITLES = {
+    "synthetic": "Synthetic nuisance task (the claim test's task), test accuracy %",
+    "text": "Real English sentences, topic classification, test accuracy %",
+    "lm": "Causal-LM continual pre-training (GPT-2 4×64 → 2×32), test perplexity",
+    "official-init": "Synthetic task, official asymmetric initialisation, test accuracy %",
+}
 
 
-def _mean_sd(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{100 * values[0]:.1f}"
-    return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}"
+def _metric(part: str) -> str:
+    return "ppl" if part == "lm" else "acc"
 
 
-def run(
-    seeds: int = 5,
-    sweep: tuple[int, ...] = (8, 16, 32),
-    lm_seeds: int = 2,
-    save=None,
-) -> dict:
-    """All experiments; ``save(report)`` is called after each one (partial results survive)."""
-    report: dict = {"paired_seeds": [], "official_init": [], "student_sweep": [], "causal_lm": []}
-    save = save or (lambda _report: None)
-    for seed in range(seeds):
-        log.info("paired seed %d", seed)
-        report["paired_seeds"].append(run_claim(ClaimSetup(seed=seed)))
-        save(report)
-    for seed in range(min(seeds, 2)):
-        log.info("official init seed %d", seed)
-        report["official_init"].append(run_claim(ClaimSetup(seed=seed, init_protocol="official")))
-        save(report)
-    for width in sweep:
-        log.info("student width %d", width)
-        report["student_sweep"].append(run_claim(ClaimSetup(seed=0, student_hidden=width)))
-        save(report)
-    for seed in range(lm_seeds):
-        log.info("causal LM seed %d", seed)
-        report["causal_lm"].append(run_lm(LMSetup(seed=seed)))
-        save(report)
-    return report
+def part_table(part: str, rows: list[dict]) -> str:
+    """Markdown: one line per arm, mean ± sd (n) over finished seeds and the per-seed values."""
+    metric = _metric(part)
+    scale, digits = (1.0, 2) if metric == "ppl" else (100.0, 1)
+    ref = ["teacher", "student_init" if metric == "ppl" else "student_finetuned"]
+    lines = []
+    for arm in [*ref, *ARMS]:
+        values = [r[f"{arm}_{metric}"] for r in rows if f"{arm}_{metric}" in r]
+        if not values:
+            continue
+        stat = mean_std(values)
+        per_seed = ", ".join(f"{scale * v:.{digits}f}" for v in values)
+        lines.append([ARM_NAMES.get(arm, arm), stat.format(scale=scale, digits=digits), per_seed])
+    return markdown_table(["arm", "mean ± sd (n)", "per seed"], lines)
+
+
+def _deltas(part: str, rows: list[dict]) -> str:
+    metric = _metric(part)
+    sign = -1.0 if metric == "ppl" else 100.0  # accuracy in points; perplexity lower is better
+    out = []
+    for other in ("kd", "lwd", "finetune"):
+        pairs = [
+            (r[f"ted_{metric}"], r[f"{other}_{metric}"])
+            for r in rows
+            if f"ted_{metric}" in r and f"{other}_{metric}" in r
+        ]
+        if pairs:
+            diffs = [sign * (t - o) for t, o in pairs]
+            wins = sum(d > 0 for d in diffs)
+            unit = "perplexity lower by" if metric == "ppl" else "points"
+            out.append(
+                f"TED − {ARM_NAMES[other]} ({unit}): {mean_std(diffs).format(digits=2)}, "
+                f"TED better in {wins}/{len(diffs)} seeds"
+            )
+    return "\n".join(f"- {line}" for line in out)
 
 
 def to_markdown(report: dict) -> str:
-    lines = ["# task-distill: TED vs KD vs LWD (synthetic, small scale)", ""]
-    paired = report["paired_seeds"]
-    if paired:
-        lines += [
-            "## Paired seeds, same student initialisation (test accuracy %)",
-            "",
-            "| arm | accuracy |",
-            "|---|---|",
-        ]
-        for arm in ("teacher", "student_finetuned", "kd", "lwd", "ted"):
-            lines.append(f"| {arm} | {_mean_sd([r[f'{arm}_acc'] for r in paired])} |")
-        deltas = [(r["ted_acc"] - r["kd_acc"], r["ted_acc"] - r["lwd_acc"]) for r in paired]
-        lines += [
-            "",
-            "Per seed TED−KD / TED−LWD (points): "
-            + ", ".join(f"{100 * a:+.1f}/{100 * b:+.1f}" for a, b in deltas),
-            "",
-            "Probe on the teacher's last mapped layer (mean over seeds): nuisance share of the "
-            f"variance raw {_mean_sd([r['probe_raw']['nuisance_share'] for r in paired])}, "
-            f"filtered {_mean_sd([r['probe_filtered']['nuisance_share'] for r in paired])}; "
-            f"label probe raw {_mean_sd([r['probe_raw']['task_probe_acc'] for r in paired])}, "
-            f"filtered {_mean_sd([r['probe_filtered']['task_probe_acc'] for r in paired])}.",
-            "",
-        ]
-    for key, title in (("official_init", "Official asymmetric initialisation"),
-                       ("student_sweep", "Student-width sweep (seed 0)")):  # fmt: skip
-        rows = report[key]
+    lines = ["# task-distill reproduce", "", f"Command: `{report['command']}`", ""]
+    for part in PARTS:
+        rows = report["parts"].get(part) or []
         if not rows:
             continue
-        lines += [f"## {title}", "", "| student | KD | LWD | TED |", "|---|---|---|---|"]
-        for r in rows:
-            s = r["setup"]
-            name = f"{s['student_layers']}×{s['student_hidden']} seed {s['seed']}"
-            lines.append(
-                f"| {name} | {100 * r['kd_acc']:.1f} | {100 * r['lwd_acc']:.1f} | "
-                f"{100 * r['ted_acc']:.1f} |"
-            )
-        lines.append("")
-    if report["causal_lm"]:
-        lines += [
-            "## Causal-LM continual pre-training (GPT-2 4×64 → 2×32, test perplexity)",
-            "",
-            "| seed | teacher | student init | KD | LWD | TED |",
-            "|---|---|---|---|---|---|",
-        ]
-        for r in report["causal_lm"]:
-            lines.append(
-                f"| {r['setup']['seed']} | {r['teacher_ppl']:.2f} | {r['student_init_ppl']:.2f} | "
-                f"{r['kd_ppl']:.2f} | {r['lwd_ppl']:.2f} | {r['ted_ppl']:.2f} |"
-            )
-        lines.append("")
+        lines += [f"## {TITLES[part]}", "", part_table(part, rows), "", _deltas(part, rows), ""]
+        probes = [r for r in rows if "probe_raw" in r]
+        if probes:
+            raw = mean_std(r["probe_raw"]["nuisance_share"] for r in probes)
+            filt = mean_std(r["probe_filtered"]["nuisance_share"] for r in probes)
+            raw_text, filt_text = raw.format(scale=100, digits=1), filt.format(scale=100, digits=1)
+            lines += [
+                "Nuisance share of the variance of the teacher's last mapped layer: raw "
+                f"{raw_text} %, filtered {filt_text} %.",
+                "",
+            ]
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="task-distill reproduce",
-        description="TED vs KD vs LWD at small scale; writes reports/task-distill.{json,md}",
-    )
-    parser.add_argument("--out", default="reports", help="output folder (default: reports)")
-    parser.add_argument("--seeds", type=int, default=5, help="paired seeds (default 5)")
-    parser.add_argument("--lm-seeds", type=int, default=2, help="causal-LM seeds (default 2)")
-    parser.add_argument(
-        "--sweep", default="8,16,32", help="student widths for the sweep (default 8,16,32)"
-    )
-    args = parser.parse_args(argv)
-    sweep = tuple(int(x) for x in args.sweep.split(",") if x.strip())
-    os.makedirs(args.out, exist_ok=True)
+def run(out: str, seeds: int, parts: tuple[str, ...], command: str) -> dict:
+    """Every part × seed; the report is written after every arm. Returns the report."""
+    report: dict = {"command": command, "seeds": seeds, "parts": {p: [] for p in parts}}
+    report["defaults"] = {
+        "synthetic": dataclasses.asdict(ClaimSetup()),
+        "text": dataclasses.asdict(TextSetup()),
+        "lm": dataclasses.asdict(LMSetup()),
+    }
 
-    def save(report: dict) -> None:
-        report["defaults"] = {
-            "claim": dataclasses.asdict(ClaimSetup()),
-            "lm": dataclasses.asdict(LMSetup()),
-        }
-        atomic_write_json(os.path.join(args.out, "task-distill.json"), report)
-        atomic_write_text(os.path.join(args.out, "task-distill.md"), to_markdown(report))
+    def save() -> None:
+        write_report(out, "task-distill", report, to_markdown(report))
 
-    report = run(args.seeds, sweep, args.lm_seeds, save=save)
-    save(report)
+    for seed in range(seeds):  # seed-major: a partial run covers every part
+        for part in parts:
+            log.info("%s seed %d", part, seed)
+            row: dict = {"seed": seed, "finished": False}
+            report["parts"][part].append(row)
+            metric = _metric(part)
+
+            def on_arm(name, value, row=row, metric=metric):
+                row[f"{name}_{metric}"] = value
+                save()
+
+            try:
+                if part == "text":
+                    result = run_text(TextSetup(seed=seed), on_arm=on_arm)
+                elif part == "lm":
+                    result = run_lm(LMSetup(seed=seed), on_arm=on_arm)
+                else:
+                    init = "official" if part == "official-init" else "same"
+                    setup = ClaimSetup(seed=seed, init_protocol=init, arms=ARMS)
+                    result = run_claim(setup, on_arm=on_arm)
+            except (RuntimeError, ValueError) as err:  # keep the other parts going
+                log.exception("%s seed %d failed", part, seed)
+                row["error"] = f"{type(err).__name__}: {err}"
+                save()
+                continue
+            row.update(result, finished=True)
+            save()
+    return report
+
+
+def run_and_report(ns: argparse.Namespace) -> int:
+    parts = tuple(p.strip() for p in ns.parts.split(",") if p.strip())
+    for part in parts:
+        require(part in PARTS, "--parts", ns.parts, f"a comma-separated subset of {PARTS}")
+    command = "task-distill " + shlex.join(sys.argv[1:])
+    report = run(ns.out, ns.seeds, parts, command)
     print(to_markdown(report))
     return 0
