@@ -117,6 +117,8 @@ def test_write_back_jsonl_and_dataset(task, tmp_path):
     assert back[0] == {**ROWS[0], "llm_label": "positive", "llm_confidence": 0.9}
     ds = add_dataset_columns(Dataset.from_list(rows), records, task, fields=("label",))
     assert ds["llm_label"] == ["positive", None]
+    write_table(labelled, f"{tmp_path}/saved/")
+    assert Dataset.load_from_disk(tmp_path / "saved")["llm_confidence"] == [0.9, None]
     with pytest.raises(ValueError, match="already exist"):
         add_columns(labelled, records, task, fields=("label",))
     with pytest.raises(ValueError, match="allowed: a .jsonl or .csv"):

@@ -332,7 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True, help="task file (for the id field)")
     p.add_argument("--data", required=True, help="the input table (.jsonl / .json / .csv)")
     p.add_argument("--pred", required=True, help="results JSONL of `run`")
-    p.add_argument("--out", required=True, help="labelled table to write (.jsonl or .csv)")
+    p.add_argument(
+        "--out", required=True, help="labelled table: .jsonl, .csv, or DIR/ (a datasets.Dataset)"
+    )
     p.add_argument("--prefix", default="llm_", help="prefix of the new columns")
     p.add_argument("--fields", default="label,confidence,status,explanation")
     p.set_defaults(func=_one_line_errors(cmd_export))

@@ -73,8 +73,15 @@ def add_dataset_columns(
 
 
 def write_table(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> None:
-    """Write rows atomically as ``.jsonl`` or ``.csv`` (columns in first-seen order)."""
+    """Write rows atomically as ``.jsonl`` or ``.csv`` (columns in first-seen order), or as a
+    ``datasets.Dataset`` saved to the folder ``path`` (ending in ``/``, or an existing folder;
+    needs ``llm-annotate[datasets]``)."""
     path = os.fspath(path)
+    if path.endswith(os.sep) or os.path.isdir(path):
+        from datasets import Dataset
+
+        Dataset.from_list(list(rows)).save_to_disk(path)
+        return
     if path.endswith(".jsonl"):
         text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     elif path.endswith(".csv"):
@@ -88,5 +95,8 @@ def write_table(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> None
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
         text = buffer.getvalue()
     else:
-        raise ValueError(f"out={path!r} is invalid; allowed: a .jsonl or .csv file")
+        raise ValueError(
+            f"out={path!r} is invalid; allowed: a .jsonl or .csv file, or a folder ending in "
+            f"'{os.sep}' (datasets.Dataset.save_to_disk)"
+        )
     atomic_write_text(path, text)
