@@ -8,10 +8,11 @@ A program (space-separated words)::
 
 The middle's first word is fixed by the prefix (the declared type), its last word only by the
 suffix (the target type): a left-to-right model can at best guess the cast (1 of
-``num_types``), a right-to-left model the constructor. The dependencies sit next to the hole,
-(bigram-level), so a tiny model can learn them within a CPU-minutes budget. :func:`check_program` decides validity
-(every statement parses, names are defined before use, constructor and cast match the
-declared and target types); exact match compares with the reference.
+``num_types``), a right-to-left model the constructor. The dependencies sit next to the
+hole (bigram-level), so a tiny model learns them within a few CPU-minutes.
+:func:`check_program` decides validity (every statement parses, names are defined before
+use, constructor and cast match the declared and target types); exact match compares with
+the reference.
 """
 
 from __future__ import annotations
