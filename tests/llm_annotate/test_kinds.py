@@ -145,3 +145,40 @@ def test_extraction_task_files_and_their_errors(tmp_path):
     with pytest.raises(TaskError, match="schema.*properties"):
         task_from_dict({**INVOICE, "schema": {"type": "object"}})
     assert json.loads(json.dumps(task_from_dict(INVOICE).to_dict()))["kind"] == "extraction"
+
+
+def test_pairwise_asks_both_orders_and_keeps_only_consistent_labels(tmp_path):
+    task = task_from_dict({
+        "name": "dedupe", "kind": "pairwise", "instruction": "Same product?",
+        "input_fields": {"left": "A", "right": "B"}, "labels": ["same", "different"],
+    })  # fmt: skip
+    rows = [
+        {"id": "1", "left": "iPhone 15 128GB", "right": "Apple iPhone 15 (128 GB)"},
+        {"id": "2", "left": "red mug", "right": "blue kettle"},
+        {"id": "3", "left": "USB cable", "right": "USB-C cable 1m"},
+    ]
+
+    def script(prompt):
+        a = prompt.rsplit("A: ", 1)[-1].split("\n", 1)[0]
+        if "iPhone" in a:
+            return " same"
+        if "mug" in a or "kettle" in a:
+            return " different"
+        return " same" if a.startswith("USB cable") else " different"  # position bias
+
+    backend = ScriptedBackend(script)
+    summary = Annotator(task, backend, AnnotateConfig(mode="zero_shot")).run(
+        prepare_items(rows, task), tmp_path / "out.jsonl"
+    )
+    assert backend.calls == 6  # two orders per pair
+    records = {r["id"]: r for r in read_jsonl(tmp_path / "out.jsonl")}
+    assert records["1"]["label"] == "same" and records["1"]["order_consistent"]
+    assert records["2"]["label"] == "different"
+    assert records["3"]["status"] == "unparseable" and not records["3"]["order_consistent"]
+    assert records["3"]["reason"] == (
+        "order-dependent answer: 'same' as given, 'different' with the two inputs swapped"
+    )
+    assert len(records["1"]["raw"]) == 2 and summary.written == 3 and summary.labelled == 2
+    with pytest.raises(TaskError, match="needs exactly 2"):
+        task_from_dict({"name": "x", "kind": "pairwise", "instruction": "y",
+                        "input_fields": ["a"], "labels": ["s", "d"]})  # fmt: skip

@@ -36,7 +36,7 @@ from .prompts import (
     get_template,
     stop_sequences,
 )
-from .records import breaker_message, make_record
+from .records import breaker_message, combine_pair, make_record, swap_pair
 from .store import ResponseCache, ResultsWriter, cache_key, read_jsonl
 from .task import Demonstration, TaskSpec
 
@@ -314,7 +314,12 @@ class Annotator:
 
     def _annotate(self, todo: list[dict], writer: ResultsWriter, show: bool | None) -> RunSummary:
         """Ask, parse, ask again when there is no label, write; trip the circuit breaker."""
-        prompts = [self.prompt_for(item) for item in todo]
+        # one prompt per item; two for a pairwise task (the pair as given, then swapped)
+        pairwise = self.task.kind == "pairwise"
+        units = [(i, h) for i in range(len(todo)) for h in ((0, 1) if pairwise else (0,))]
+        unit_items = [todo[i] if h == 0 else swap_pair(self.task, todo[i]) for i, h in units]
+        prompts = [self.prompt_for(item) for item in unit_items]
+        halves: dict[int, dict[int, dict]] = {}
         params = self.config.sampling()
         stop = stop_sequences(self.config.mode, self.template)
         counts: Counter[str] = Counter()
@@ -339,8 +344,17 @@ class Annotator:
             counts[record["status"]] += 1
             bar.update(1)
 
+        def settle(unit: int, record: dict) -> None:
+            if not pairwise:
+                return finish(record)
+            item, half = units[unit]
+            got = halves.setdefault(item, {})
+            got[half] = record
+            if len(got) == 2:
+                finish(combine_pair(got[0], got[1]))
+
         without_label = 0
-        pending = list(range(len(todo)))
+        pending = list(range(len(units)))
         desc = f"annotate[{self.config.mode}]"
         with progress(total=len(todo), desc=desc, unit="item", disable=_disable(show)) as bar:
             for round_ in range(self.config.parse_retries + 1):
@@ -351,7 +365,7 @@ class Annotator:
                 batch = [prompts[j] for j in pending]
                 for i, gen, cached, key in self._generate_cached(batch, params, stop):
                     index = pending[i]
-                    record = self._record(todo[index], gen, cached, key)
+                    record = self._record(unit_items[index], gen, cached, key)
                     if not cached:
                         usage = usage + gen.usage
                     status = record["status"]
@@ -367,7 +381,7 @@ class Annotator:
                         if not last:
                             again.append(index)
                     if status != "unparseable" or last:
-                        finish(record)
+                        settle(index, record)
                     if limit and without_label >= limit:
                         raise CircuitOpen(breaker_message(self, record, writer))
                 pending = sorted(set(again))

@@ -103,3 +103,45 @@ def breaker_message(annotator: Any, record: dict, writer: ResultsWriter) -> str:
         f"{len(writer.done)} records are kept in {writer.path}: fix the cause and rerun the "
         "same command to resume"
     )
+
+
+def swap_pair(task: Any, item: dict[str, Any]) -> dict[str, Any]:
+    """The item with its two input fields' values exchanged (pairwise tasks)."""
+    first, second = list(task.input_fields)
+    return {**item, first: item[second], second: item[first]}
+
+
+def combine_pair(given: dict[str, Any], swapped: dict[str, Any]) -> dict[str, Any]:
+    """One record from a pair asked in both orders: the label only when both orders agree.
+
+    Disagreement is ``unparseable`` with an "order-dependent" reason (a position bias, not an
+    answer); confidence is the lower of the two."""
+    record = dict(given)
+    record["raw"] = [given.get("raw"), swapped.get("raw")]
+    record["swapped"] = {k: swapped.get(k) for k in ("status", "label", "reason", "confidence")}
+    usage = [given.get("usage") or {}, swapped.get("usage") or {}]
+    record["usage"] = {k: sum(u.get(k, 0) for u in usage) for k in set(usage[0]) | set(usage[1])}
+    record["cached"] = bool(given.get("cached") and swapped.get("cached"))
+    record["attempts"] = given.get("attempts", 0) + swapped.get("attempts", 0)
+    statuses = {given["status"], swapped["status"]}
+    if statuses == {"ok"}:
+        if vote_key(given["label"]) == vote_key(swapped["label"]):
+            record["order_consistent"] = True
+            scores = [r.get("confidence") for r in (given, swapped)]
+            if None not in scores:
+                record["confidence"] = min(scores)
+            return record
+        record.update(
+            status="unparseable",
+            label=None,
+            order_consistent=False,
+            reason=f"order-dependent answer: {given['label']!r} as given, "
+            f"{swapped['label']!r} with the two inputs swapped",
+        )
+    else:
+        bad = [r for r in (given, swapped) if r["status"] != "ok"]
+        worst = next((r for r in bad if r["status"] == "failed"), bad[0])
+        record.update(status=worst["status"], label=None, reason=worst.get("reason"))
+    record.pop("confidence", None)
+    record.pop("confidence_source", None)
+    return record

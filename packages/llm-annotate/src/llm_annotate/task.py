@@ -43,7 +43,7 @@ _PlainLoader.yaml_implicit_resolvers = {
 }
 
 
-KINDS = ("classification", "multi_label", "extraction")
+KINDS = ("classification", "multi_label", "extraction", "pairwise")
 
 
 @dataclass
@@ -63,7 +63,9 @@ class TaskSpec:
     label_field: str = "label"  # gold label column in data, when present
     id_field: str = "id"
     template: dict[str, str] | None = None  # overrides of the prompt template's parts
-    kind: str = "classification"  # | "multi_label" (a set of labels) | "extraction" (JSON)
+    # "classification" | "multi_label" (a set of labels) | "extraction" (a JSON object) |
+    # "pairwise" (two inputs, asked in both orders; a label only when both orders agree)
+    kind: str = "classification"
     schema: dict[str, Any] | None = None  # extraction: the JSON schema answers must follow
     descriptions: dict[str, str] = field(default_factory=dict)  # label -> shown description
     lines: InitVar[dict[str, int] | None] = None  # field path -> line, for error messages
@@ -168,6 +170,13 @@ def _validate(task: TaskSpec, lines: dict[str, int]) -> None:
         problem = check_schema(task.schema)
         if problem:
             raise _err(lines, "schema", problem)
+    if task.kind == "pairwise" and len(task.input_fields) != 2:
+        raise _err(
+            lines,
+            "input_fields",
+            f"{list(task.input_fields)} has {len(task.input_fields)} field(s); a pairwise task "
+            "needs exactly 2 (the two things to match)",
+        )
     _validate_common(task, lines)
 
 
