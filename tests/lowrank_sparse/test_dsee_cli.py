@@ -68,6 +68,10 @@ def test_apply_prune_merge_round_trip(tmp_path, capsys):
     plain = AutoModelForSequenceClassification.from_pretrained(merged).eval()
     x = torch.randint(5, 100, (2, 9), generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(plain(input_ids=x).logits, model.eval()(input_ids=x).logits)
+    # the same loader shape as load_losparse: a base path, or None (the recorded base path)
+    for base in (base_dir, None):
+        again = load_dsee(base, pruned).eval()
+        torch.testing.assert_close(again(input_ids=x).logits, model(input_ids=x).logits)
 
 
 def test_bad_sparsity_is_a_clear_error(tmp_path, capsys):
