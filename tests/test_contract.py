@@ -123,6 +123,23 @@ def check_dependencies(package: Path) -> list[str]:
     return problems
 
 
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node except those under ``if TYPE_CHECKING:`` (their ``else`` branch is kept)."""
+    out: list[ast.AST] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        out.append(node)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return out
+
+
 def internal_graph(package: Path) -> dict[str, set[str]]:
     """Module -> package modules it imports (edges into ``__init__`` are left out)."""
     own = module_name(package)
@@ -139,7 +156,7 @@ def internal_graph(package: Path) -> dict[str, set[str]]:
     for name, (path, is_init) in modules.items():
         tree = ast.parse(path.read_text(), str(path))
         base = name.split(".") if is_init else name.split(".")[:-1]
-        for node in ast.walk(tree):
+        for node in _runtime_nodes(tree):
             targets: list[str] = []
             if isinstance(node, ast.ImportFrom):
                 prefix = base[: len(base) - node.level + 1] if node.level else []
@@ -195,13 +212,13 @@ def check_public_api(package: Path) -> list[str]:
     """``__init__.py`` defines ``__all__`` and every name in it imports."""
     init = package / "src" / module_name(package) / "__init__.py"
     tree = ast.parse(init.read_text())
-    declared = any(
-        isinstance(node, ast.Assign | ast.AnnAssign)
-        and any(
-            getattr(t, "id", None) == "__all__" for t in getattr(node, "targets", [node.target])
-        )
-        for node in tree.body
-    )
+
+    def targets(node: ast.stmt) -> list[ast.expr]:
+        if isinstance(node, ast.Assign):
+            return node.targets
+        return [node.target] if isinstance(node, ast.AnnAssign) else []
+
+    declared = any(getattr(t, "id", None) == "__all__" for node in tree.body for t in targets(node))
     if not declared:
         return [f"{package.name}: {init.relative_to(package)} has no __all__"]
     module = importlib.import_module(module_name(package))
@@ -284,6 +301,14 @@ def test_contract_catches_a_broken_copy(tmp_path):
     assert "lmlab_common.extra -> lmlab_common.seed -> lmlab_common.extra" in cycles or (
         "lmlab_common.seed -> lmlab_common.extra -> lmlab_common.seed" in cycles
     )
+    io_module = src / "io.py"  # a cycle only under TYPE_CHECKING does not count
+    io_module.write_text(io_module.read_text() + "\nif TYPE_CHECKING:\n    from . import extra\n")
+    extra = src / "extra.py"
+    extra.write_text(extra.read_text() + "from . import io\n")
+    assert "lmlab_common.io" not in "\n".join(check_no_import_cycles(copy))
+    init = src / "__init__.py"
+    init.write_text(init.read_text().replace("__all__ = [", "__all_names = ["))
+    assert "has no __all__" in "\n".join(check_public_api(copy))
     readme = "\n".join(check_readme(copy))
     assert "lacks a Measured section" in readme and "lacks a Citation section" in readme
     assert "no ```python usage example" in readme
