@@ -64,11 +64,11 @@ def apply_dsee(model: nn.Module, config: DSEEConfig | None = None) -> nn.Module:
             grebsmo_threshold=config.grebsmo_threshold,
             grebsmo_max_rank_ratio=config.grebsmo_max_rank_ratio,
         )
-    _wrap(model, config, supports, generator)
+    wrap_layers(model, config, supports, generator)
     return model
 
 
-def _wrap(
+def wrap_layers(
     model: nn.Module,
     config: DSEEConfig,
     supports: dict[str, torch.Tensor],

@@ -27,7 +27,7 @@ from torch import nn
 
 from ..state import MethodState, set_state
 from .config import DSEEConfig
-from .model import _wrap, dsee_layers, dsee_state, head_parameter_names
+from .model import dsee_layers, dsee_state, head_parameter_names, wrap_layers
 from .prune import remove_heads
 
 ADAPTER_FILE = "dsee_adapter.safetensors"
@@ -137,7 +137,7 @@ def load_dsee(
                 f"{tuple(shape)}; allowed: the base model the adapter was trained on"
             )
         supports[name] = tensors[f"{name}.sparse_index"]
-    _wrap(model, config, supports, None)
+    wrap_layers(model, config, supports, None)
     params = dict(model.named_parameters())
     layers = dsee_layers(model)
     masks = dsee_state(model).masks
