@@ -7,10 +7,11 @@ import pytest
 import torch
 from compress_embedder import CompressOptions, load_compressed, quick_options, run
 from compress_embedder.cli import main
-from compress_embedder.embed import embed
-from compress_embedder.pipeline import DISTILLED, ONESHOT, ORIGINAL, SVD, load_teacher
+from compress_embedder.cost import count_parameters, disk_bytes
+from compress_embedder.pipeline import DISTILLED, INT8, ONESHOT, ORIGINAL, SVD
 from compress_embedder.quality import quality, spearman
-from lmlab_common import load_tensors
+from compress_embedder.quantize import int8_linears, quantize_int8
+from lmlab_common import embed, load_minilm, load_tensors
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def quick_run(tmp_path_factory):
 @pytest.mark.claim
 def test_quick_run_report_reload_and_claim(quick_run):
     out, rows, text = quick_run
-    assert list(rows) == [ORIGINAL, SVD, ONESHOT, DISTILLED]
+    assert list(rows) == [ORIGINAL, INT8, SVD, ONESHOT, DISTILLED]
     for name in ("report.md", "report.json", "quality.png", "embeddings.safetensors"):
         assert os.path.getsize(out / name) > 0, name
     report = json.loads((out / "report.json").read_text())
@@ -33,7 +34,7 @@ def test_quick_run_report_reload_and_claim(quick_run):
     assert all(name in text for name in rows)
 
     # The saved directory loads with the package's loader and reproduces the embeddings.
-    _, tokenizer = load_teacher()
+    _, tokenizer = load_minilm()
     model = load_compressed(str(out / "model")).eval()
     saved = load_tensors(out / "embeddings.safetensors")["embeddings"]
     again = embed(model, tokenizer, report["settings"]["held_out"], max_length=48)
@@ -45,11 +46,33 @@ def test_quick_run_report_reload_and_claim(quick_run):
         assert abs(rows[name].linear_params - 0.25 * dense) < 0.01 * dense, name
         assert rows[name].total_params < rows[ORIGINAL].total_params
 
+    # int8 keeps every linear weight at one byte: smaller on disk, close but not identical
+    assert rows[INT8].linear_params == dense
+    assert rows[INT8].disk_mb < 0.8 * rows[ORIGINAL].disk_mb
+    assert 0.8 < rows[INT8].mean_cosine < 0.9999
+
     # The claim: distillation beats no distillation and truncated SVD at the same budget.
     margin = 0.02
     cos = {name: row.mean_cosine for name, row in rows.items()}
     assert cos[DISTILLED] > cos[ONESHOT] + margin, cos
     assert cos[DISTILLED] > cos[SVD] + margin, cos
+
+
+def test_int8_arm_really_holds_int8_weights():
+    from lmlab_common import tiny_encoder
+
+    model = tiny_encoder("bert", seed=0).eval()
+    quantized = quantize_int8(model)
+    layers = int8_linears(quantized)
+    assert len(layers) == 13 and not int8_linears(model)  # 2 layers x 6 linears + pooler
+    assert all(m.weight().dtype == torch.qint8 for m in layers.values())
+    assert disk_bytes(quantized) < 0.7 * disk_bytes(model)  # int8 linears, float embeddings
+    assert count_parameters(quantized) == count_parameters(model)  # same numbers, fewer bytes
+    ids = torch.randint(5, 100, (2, 9), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref, out = model(input_ids=ids), quantized(input_ids=ids)
+    diff = (out.last_hidden_state - ref.last_hidden_state).abs().max()
+    assert 0 < diff < 0.5, diff
 
 
 def test_quality_metrics_on_known_cases():

@@ -1,7 +1,7 @@
 """compress-embedder: LoSparse + distillation on all-MiniLM-L6-v2, measured side by side."""
 
 from .options import CompressOptions, quick_options
-from .pipeline import load_compressed, load_teacher, run
+from .pipeline import load_compressed, run
 from .quality import Quality, quality, spearman
 from .report import ArmResult
 
@@ -10,7 +10,6 @@ __all__ = [
     "CompressOptions",
     "Quality",
     "load_compressed",
-    "load_teacher",
     "quality",
     "quick_options",
     "run",

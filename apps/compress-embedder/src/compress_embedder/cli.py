@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
+
+from lmlab_common import run_cli
 
 from .options import CompressOptions, quick_options
 
@@ -49,11 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace the contents of an existing non-empty output folder",
     )
+    run.set_defaults(func=_run)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
     fields = {
         k: v
         for k, v in vars(args).items()
@@ -61,21 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     }
     ratio = fields["low_rank_ratio"]
     fields["low_rank_ratio"] = ratio if ratio == "auto" else _float(ratio)
-    try:
-        options = quick_options(**fields) if args.quick else CompressOptions(**fields)
-        options.check_out_dir()
-        from .pipeline import run
+    options = quick_options(**fields) if args.quick else CompressOptions(**fields)
+    options.check_out_dir()
+    from .pipeline import run
 
-        rows, text = run(options)
-    except (ValueError, FileExistsError, ModuleNotFoundError) as err:
-        print(f"compress-embedder: error: {err}", file=sys.stderr)
-        return 2
+    _rows, text = run(options)
     print(text)
     print(f"Report: {options.out_dir}/report.md (plot: quality.png, data: report.json)")
     print(
         f"Compressed model: {options.out_dir}/model (load with compress_embedder.load_compressed)"
     )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(build_parser(), argv)
 
 
 def _float(text: str) -> float | str:

