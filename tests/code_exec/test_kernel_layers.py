@@ -233,3 +233,20 @@ def test_require_refuses_to_run_without_a_layer():
         Sandbox(SandboxConfig(landlock=False), require=("landlock", "seccomp"))
     with pytest.raises(ValueError, match="require"):
         SandboxConfig(require=("selinux",))
+
+
+def test_no_sandbox_process_holds_the_callers_secrets():
+    secret = uuid.uuid4().hex
+    os.environ["CODE_EXEC_TEST_SECRET"] = secret
+    try:
+        with Sandbox(SandboxConfig(), pool_size=1) as box:
+            box.start()
+            worker = box.workers[0].proc.pid
+            pids = [worker, *_descendants(worker)]
+            for pid in pids:
+                with open(f"/proc/{pid}/environ", "rb") as fh:
+                    assert secret.encode() not in fh.read(), f"pid {pid} has the secret"
+            result = box.run("import os\nkeys = sorted(os.environ)\n")
+            assert result.steps[-1].state["keys"] == "[ HOME ]"
+    finally:
+        del os.environ["CODE_EXEC_TEST_SECRET"]
