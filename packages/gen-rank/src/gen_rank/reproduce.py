@@ -48,15 +48,15 @@ ARMS = ("mle", "jgr", "metric_only", "ranker_only", "jgr_pad_unmasked", "simcls"
 @dataclasses.dataclass
 class Budget:
     setup: Setup
-    generator_updates: int = 150
+    generator_updates: int = 100
     batch_size: int = 16
-    generator_lr: float = 2e-4
+    generator_lr: float = 5e-4
     iteration_steps: int = 20
     iteration_ranker_steps: int = 10
-    eval_sources: int = 200
+    eval_sources: int = 150
 
 
-FULL = Budget(Setup(train_sources=2000, generator_steps=600, pool_sources=400, ranker_steps=600))
+FULL = Budget(Setup(train_sources=2000, generator_steps=600, pool_sources=300, ranker_steps=300))
 QUICK = Budget(
     Setup(train_sources=200, generator_steps=30, pool_sources=24, ranker_steps=6),
     generator_updates=4,
