@@ -2,7 +2,7 @@ import pytest
 import torch
 from bidir_lm import InfillResult, infill, infill_ids
 from bidir_lm.decoding import Stepper, score_rows
-from bidir_lm.infill import _candidates
+from bidir_lm.infilling import _candidates
 
 from .conftest import make_model
 

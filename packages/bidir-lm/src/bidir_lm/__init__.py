@@ -16,7 +16,7 @@ _EXPORTS: dict[str, str] = {
     "FIM_TOKENS": "options",
     "BidirConfig": "config",
     "BidirectionalLM": "model",
-    "InfillResult": "infill",
+    "InfillResult": "infilling",
     "MIMConfig": "config",
     "MIMTrainer": "trainer",
     "PadCollator": "trainer",
@@ -27,8 +27,8 @@ _EXPORTS: dict[str, str] = {
     "divergence": "losses",
     "fim_prompt": "fim",
     "fim_transform": "fim",
-    "infill": "infill",
-    "infill_ids": "infill",
+    "infill": "infilling",
+    "infill_ids": "infilling",
     "mim_terms": "losses",
     "prepare_tokenizer": "model",
     "reverse_valid": "losses",
@@ -76,7 +76,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .config import BidirConfig, MIMConfig
     from .fim import apply_fim, fim_prompt, fim_transform
-    from .infill import InfillResult, infill, infill_ids
+    from .infilling import InfillResult, infill, infill_ids
     from .losses import divergence, mim_terms, reverse_valid
     from .model import BidirectionalLM, prepare_tokenizer
     from .options import DIRECTION_TOKENS, FIM_TOKENS

@@ -133,7 +133,7 @@ def train(args: argparse.Namespace) -> int:
 def infill_cmd(args: argparse.Namespace) -> int:
     from transformers import AutoTokenizer
 
-    from .infill import infill
+    from .infilling import infill
     from .model import BidirectionalLM
 
     if not os.path.isdir(args.model):

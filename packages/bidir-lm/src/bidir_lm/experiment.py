@@ -17,7 +17,7 @@ from lmlab_common import get_logger, require_choice, set_seed, tiny_causal_lm
 
 from .config import MIMConfig
 from .fim import apply_fim
-from .infill import infill_ids
+from .infilling import infill_ids
 from .model import BidirectionalLM
 from .options import METHODS
 from .synthetic import Program, ToyPrograms, check_program, toy_tokenizer
