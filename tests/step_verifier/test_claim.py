@@ -84,3 +84,17 @@ def test_greedy_below_self_consistency_below_weighted_vote():
     numbers = f"greedy {greedy:.3f}, majority@10 {majority:.3f}, weighted@10 {weighted:.3f}"
     assert greedy + 0.2 < majority, numbers
     assert majority + 0.05 < weighted, numbers
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured at reproduce size, seed 0: weighted vote@5 0.900 (α=0.1) vs 0.908 (α=0), "
+    "AUC among careful paths 0.512 vs 0.480 - the verifier learned to reject the shortcut, not "
+    "to check the arithmetic, so step supervision does not change the vote",
+)
+def test_step_aware_beats_plain_by_a_margin():
+    result = run_seed(ExperimentConfig(), seed=0)
+    plain, aware = result["alpha=0"], result["alpha=0.1"]
+    assert aware["weighted_vote"][5] >= plain["weighted_vote"][5] + 0.02
+    assert aware["careful_path_auc"] >= plain["careful_path_auc"] + 0.05

@@ -190,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reproduce", help="the claim at small scale -> reports/step-verifier.*")
     add_reproduce_args(r, seeds=3)
     r.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
+    r.add_argument("--jobs", type=int, default=1, help="seeds run at once in worker processes")
     r.set_defaults(func=_reproduce)
     return parser
 
@@ -197,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _reproduce(args: argparse.Namespace) -> int:
     from .reproduce import reproduce
 
-    reproduce(args.out, args.seeds, quick=args.quick)
+    reproduce(args.out, args.seeds, quick=args.quick, jobs=args.jobs)
     return 0
 
 

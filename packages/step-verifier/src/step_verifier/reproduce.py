@@ -10,7 +10,14 @@ from __future__ import annotations
 import math
 import os
 
-from lmlab_common import atomic_write_text, get_logger, markdown_table, mean_std, write_report
+from lmlab_common import (
+    atomic_write_text,
+    get_logger,
+    markdown_table,
+    mean_std,
+    require_int,
+    write_report,
+)
 
 from .experiment import ExperimentConfig, run_seed
 
@@ -124,19 +131,41 @@ def plot_svg(summary: dict, ks: list[int], path: str) -> None:
     atomic_write_text(path, "\n".join(parts) + "\n")
 
 
-def reproduce(out_dir: str, seeds: int = 3, quick: bool = False) -> dict:
+def _run_seed(args: tuple[ExperimentConfig, int]) -> dict:
+    import torch
+
+    torch.set_num_threads(1)  # one thread per worker process
+    return run_seed(*args)
+
+
+def reproduce(out_dir: str, seeds: int = 3, quick: bool = False, jobs: int = 1) -> dict:
+    """Run seeds 0..seeds-1; ``jobs > 1`` runs that many seeds at once in worker processes
+    (the report is then written after every finished seed instead of every arm)."""
+    require_int("jobs", jobs, low=1)
     cfg = ExperimentConfig(**QUICK) if quick else ExperimentConfig()
     runs: list[dict] = []
 
     def save(partial: dict | None = None) -> dict:
-        current = runs + ([partial] if partial is not None else [])
+        current = sorted(runs + ([partial] if partial is not None else []), key=lambda r: r["seed"])
         data, md = summarize(current, cfg)
         write_report(out_dir, NAME, data, md)
         plot_svg(data["summary"], data["ks"], os.path.join(out_dir, f"{NAME}-accuracy.svg"))
         return data
 
-    for seed in range(seeds):
-        log.info("seed %d", seed)
-        runs.append(run_seed(cfg, seed, on_arm=save))
-        data = save()
+    if jobs == 1:
+        for seed in range(seeds):
+            log.info("seed %d", seed)
+            runs.append(run_seed(cfg, seed, on_arm=save))
+            data = save()
+        return data
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(_run_seed, (cfg, seed)) for seed in range(seeds)]
+        for future in as_completed(futures):
+            runs.append(future.result())
+            log.info("seed %d done", runs[-1]["seed"])
+            data = save()
     return data
