@@ -1,0 +1,3 @@
+"""code-infill (work in progress)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""encoder-lifecycle (work in progress)."""
+
+__all__: list[str] = []
