@@ -6,8 +6,9 @@ not pull in torch or transformers.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -28,6 +29,7 @@ _EXPORTS = {
     "environment": "cli",
     "find_linear_modules": "modules",
     "get_device": "seed",
+    "lazy_exports": "lazy",
     "get_logger": "log",
     "get_module": "modules",
     "is_linear": "modules",
@@ -76,6 +78,7 @@ __all__ = [
     "environment",
     "find_linear_modules",
     "get_device",
+    "lazy_exports",
     "get_logger",
     "get_module",
     "is_linear",
@@ -111,19 +114,7 @@ __all__ = [
 # Public name -> name inside its module, where they differ.
 _ALIASES = {"run_cli": "run"}
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    attr = _ALIASES.get(name, name)
-    value = getattr(importlib.import_module(f".{module}", __name__), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _ALIASES)
 
 
 if TYPE_CHECKING:
@@ -132,6 +123,7 @@ if TYPE_CHECKING:
     from .config import ConfigBase, require, require_choice, require_int, require_range
     from .embeddings import embed, embed_batch, load_minilm, mean_pool, tokenize
     from .io import atomic_write, atomic_write_json, atomic_write_text, load_tensors, save_tensors
+    from .lazy import lazy_exports
     from .log import get_logger, progress, progress_enabled
     from .modules import (
         LINEAR_TYPES,
