@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from typing import Any
 
@@ -67,15 +68,38 @@ def to_markdown(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def reproduce(out: str, seeds: int = 3, steps: int = 1500, quick: bool = False) -> dict:
-    """Run each seed (both arms), rewriting the report after every seed."""
+def reproduce(out: str, seeds: int = 3, steps: int = 600, quick: bool = False) -> dict:
+    """Run each seed (both arms), rewriting the report after every seed.
+
+    Sized for about 15 minutes on 2 cores: the claim test's model and data (ViT 2×64 + BART
+    2+2×64, 2,000 pre-training scenes) with 400 test scenes and 32 few-shot examples per task.
+    A finished seed in ``out/vl-ground.json`` with the same setup is kept, not re-run.
+    """
+    done = _finished_runs(out)
     runs: list[dict[str, Any]] = []
     for seed in range(seeds):
-        setup = ClaimSetup(seed=seed, steps=steps, few_shot=32)
+        setup = ClaimSetup(seed=seed, steps=steps, n_train=2000, n_test=400, hidden_size=64,
+                           few_shot=32)  # fmt: skip
         if quick:
             setup = dataclasses.replace(setup, n_train=1500, n_test=200, steps=min(steps, 300))
+        key = json.dumps(dataclasses.asdict(setup), sort_keys=True)
+        if key in done:
+            log.info("seed %d/%d: finished earlier, kept", seed + 1, seeds)
+            runs.append(done[key])
+            continue
         log.info("seed %d/%d", seed + 1, seeds)
         runs.append(run_claim(setup))
         write_report(out, "vl-ground", {"runs": runs}, to_markdown(runs))
+    write_report(out, "vl-ground", {"runs": runs}, to_markdown(runs))
     log.info("report: %s", os.path.join(out, "vl-ground.md"))
     return {"runs": runs}
+
+
+def _finished_runs(out: str) -> dict[str, dict[str, Any]]:
+    """Runs of an earlier (possibly interrupted) reproduce in ``out``, keyed by their setup."""
+    path = os.path.join(out, "vl-ground.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        runs = json.load(f).get("runs", [])
+    return {json.dumps(r["setup"], sort_keys=True): r for r in runs}
