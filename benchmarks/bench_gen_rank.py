@@ -30,6 +30,7 @@ REPEATS, B, C, C_RANK = 7, 16, 8, 16
 
 
 def main() -> dict:
+    load_before = os.getloadavg()
     task = ChainTask()
     tok = task.tokenizer()
     gen, ranker = build_models(tok, Setup(), 0)
@@ -106,7 +107,8 @@ def main() -> dict:
         "sampling_vs_plain_generate": med["sampling"] / med["plain_generate"],
         "sampled_tokens_per_second": B * C * statistics.median(tokens) / med["sampling"],
         "target": "sampling_vs_plain_generate <= 1.2",
-        "note": "timings taken on a shared, loaded 2-core machine; ratios are interleaved",
+        "load_average_1_5_15min": {"before": load_before, "after": os.getloadavg()},
+        "note": "shared 2-core machine (this job uses 1 thread); parts timed interleaved",
         "environment": environment(),
     }
     os.makedirs("benchmarks/results", exist_ok=True)

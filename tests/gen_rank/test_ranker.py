@@ -78,3 +78,60 @@ def test_round_trip_error(tok):
     check_round_trip(tok, tok, ["3 + 4 = 7"])
     with pytest.raises(ValueError, match="round-trip"):
         check_round_trip(tok, other, ["3 + 4 = 7"])
+
+
+def test_chain_step_labels_mark_step_results():
+    from gen_rank.synthetic import chain_step_labels
+
+    src = "3 + 4 + 2 + 7"  # true steps 7, 9, 6; answer 6
+    for cand, want in [
+        (
+            "A 3 + 4 = 7 ; 7 + 2 = 9 ; 9 + 7 = 6 ; answer 6",
+            [("7", 1), ("9", 1), ("6", 1), ("6", 1)],
+        ),
+        (
+            "C 7 = 3 + 4 ; 8 = 7 + 2 ; 5 = 8 + 7 ; answer 5",
+            [("7", 1), ("8", 0), ("5", 0), ("5", 0)],
+        ),
+        (
+            "B 4 + 3 = 7 ; 2 + 7 = 1 ; 1 + 7 = 8 ; answer 8",
+            [("7", 1), ("1", 0), ("8", 0), ("8", 0)],
+        ),
+        ("S answer 7", [("7", 0)]),
+        ("", []),
+    ]:
+        got = [(cand[a:b], int(v)) for a, b, v in chain_step_labels(src, cand)]
+        assert got == want, cand
+
+
+def test_step_head_labels_align_and_round_trip(tmp_path, tok):
+    from gen_rank.ranker import step_labels, step_loss
+    from gen_rank.synthetic import chain_step_labels
+    from lmlab_common import tiny_encoder
+
+    enc = tiny_encoder("bert", vocab_size=len(tok), hidden_size=16, num_layers=2, num_heads=2,
+                       seed=0)  # fmt: skip
+    ranker = Ranker(enc, step_head=True, step_layer=1)
+    srcs = ["3 + 4 + 2 + 7", "1 + 1"]
+    cands = [["A 3 + 4 = 7 ; 7 + 2 = 0", "S answer 7"], ["C 2 = 1 + 1 ; answer 2", "S answer 1"]]
+    batch = encode_pairs(tok, srcs, cands)
+    labels = step_labels(tok, srcs, cands, chain_step_labels, batch["input_ids"].shape[-1])
+    ids = batch["input_ids"]
+    for b, c, want in [(0, 0, {"7": 1.0, "0": 0.0}), (0, 1, {"7": 0.0}), (1, 0, {"2": 1.0})]:
+        at = (labels[b, c] != -100).nonzero().flatten().tolist()
+        got = {tok.convert_ids_to_tokens(int(ids[b, c, i])): float(labels[b, c, i]) for i in at}
+        assert got == want, (b, c, got)
+        assert all(batch["token_type_ids"][b, c, i] == 1 for i in at)  # candidate positions
+    scores, steps = ranker(**batch, return_step_logits=True)
+    assert scores.shape == (2, 2) and steps.shape == ids.shape
+    step_loss(steps, labels).backward()
+    assert ranker.step_head.weight.grad.abs().sum() > 0
+    ranker.eval()
+    ranker.save_pretrained(tmp_path / "r")
+    back = Ranker.from_pretrained(tmp_path / "r")
+    assert back.step_layer == 1
+    assert torch.equal(
+        back(**batch, return_step_logits=True)[1], ranker(**batch, return_step_logits=True)[1]
+    )
+    with pytest.raises(ValueError, match="step_head"):
+        Ranker(enc)(**batch, return_step_logits=True)

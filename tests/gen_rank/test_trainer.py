@@ -128,3 +128,24 @@ def test_pregenerated_candidates_warmup(tmp_path, task, tok, make_generator, mak
     t.train()
     assert parameters_digest(t.generator) == g0
     assert torch.isfinite(torch.tensor(t.state.log_history[-1]["train_loss"]))
+
+
+def test_ranker_step_check_loss_trains_the_step_head(tmp_path, task, tok, make_generator):
+    from gen_rank import Ranker
+    from gen_rank.synthetic import chain_step_labels
+    from lmlab_common import tiny_encoder
+
+    enc = tiny_encoder("bert", vocab_size=len(tok), hidden_size=16, num_layers=2, num_heads=2,
+                       seed=0)  # fmt: skip
+    ranker = Ranker(enc, step_head=True, step_layer=1)
+    args = _args(tmp_path, iteration_steps=1, iteration_ranker_steps=1, max_steps=2,
+                 ranker_step_loss_weight=1.0, logging_steps=1)  # fmt: skip
+    with pytest.raises(ValueError, match="ranker_step_loss_weight"):
+        JGRTrainer(make_generator(), ranker, args, tok, metric=chain_metric,
+                   train_dataset=task.dataset(8))  # fmt: skip
+    before = ranker.step_head.weight.detach().clone()
+    t = JGRTrainer(make_generator(), ranker, args, tok, metric=chain_metric,
+                   step_labeler=chain_step_labels, train_dataset=task.dataset(8))  # fmt: skip
+    t.train()
+    assert not torch.equal(before, ranker.step_head.weight)
+    assert any("ranker_step_loss" in h for h in t.state.log_history)

@@ -107,6 +107,14 @@ class JGRConfig(TrainingArguments):
         },
     )
 
+    ranker_step_loss_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "Weight of the ranker's auxiliary step-check loss (not official; needs a "
+            "Ranker with step_head=True and a step_labeler on the trainer). 0 = off."
+        },
+    )
+
     def __post_init__(self) -> None:
         require_int("generator_num_cand_generated", self.generator_num_cand_generated, 2)
         require_int("num_cand_generated", self.num_cand_generated, 2)
@@ -127,6 +135,7 @@ class JGRConfig(TrainingArguments):
         require_int("iteration_steps", self.iteration_steps, 1)
         require_int("iteration_ranker_steps", self.iteration_ranker_steps, 0, self.iteration_steps)
         require_range("ranker_learning_rate", self.ranker_learning_rate, 0.0)
+        require_range("ranker_step_loss_weight", self.ranker_step_loss_weight, 0.0)
         require_range("temperature", self.temperature, 0.0, low_inclusive=False)
         require_int("top_k", self.top_k, 0)
         require_range("top_p", self.top_p, 0.0, 1.0, low_inclusive=False)

@@ -20,7 +20,7 @@ from .config import JGRConfig
 from .generation import mle_batch, sample_candidates
 from .metrics import Metric, score_candidates
 from .ranker import Ranker
-from .synthetic import ChainTask, chain_metric
+from .synthetic import ChainTask, chain_metric, chain_step_labels
 from .trainer import JGRTrainer
 
 MAX_NEW_TOKENS = 24
@@ -42,6 +42,8 @@ class Setup:
     ranker_batch: int = 16
     ranker_lr: float = 2e-3
     ranker_loss: str = "listwise"
+    ranker_step_weight: float = 0.0  # > 0: step-check head + auxiliary loss (chain_step_labels)
+    ranker_step_layer: int = -1
     hidden: int = 64
     layers: int = 2
 
@@ -66,7 +68,8 @@ def build_models(
         num_heads=2,
         seed=seed + 1000,
     )
-    return gen.train(), Ranker(enc)
+    ranker = Ranker(enc, step_head=setup.ranker_step_weight > 0, step_layer=setup.ranker_step_layer)
+    return gen.train(), ranker
 
 
 def train_mle(
@@ -176,6 +179,7 @@ def warm_ranker(
         seed=seed,
         disable_tqdm=True,
         lr_scheduler_type="constant",
+        ranker_step_loss_weight=setup.ranker_step_weight,
     )
     trainer = JGRTrainer(
         generator,
@@ -183,6 +187,7 @@ def warm_ranker(
         args,
         tokenizer,
         metric=chain_metric,
+        step_labeler=chain_step_labels if setup.ranker_step_weight > 0 else None,
         train_dataset=Dataset.from_list(pool),
     )
     trainer.train()

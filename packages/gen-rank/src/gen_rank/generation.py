@@ -188,10 +188,9 @@ def sample_candidates(
     prompt_length = 1 if is_seq2seq(generator) else batch.input_ids.shape[1]
     generated = sequences[:, prompt_length:]
     keep = _until_eos(generated, eos)
-    flat = [
-        tokenizer.decode(row[m].tolist(), skip_special_tokens=True).strip()
-        for row, m in zip(generated, keep, strict=True)
-    ]
+    # one batched decode: positions after the first EOS become pad (a special token, skipped)
+    rows = torch.where(keep, generated, torch.full_like(generated, pad)).tolist()
+    flat = [t.strip() for t in tokenizer.batch_decode(rows, skip_special_tokens=True)]
     texts = [flat[i : i + num_candidates] for i in range(0, len(flat), num_candidates)]
     return Candidates(batch, sequences.cpu(), prompt_length, texts, num_candidates, eos)
 

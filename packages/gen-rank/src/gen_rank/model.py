@@ -47,11 +47,16 @@ class GeneratorRanker(nn.Module):
         candidates: Candidates | None = None,
         mle_inputs: dict[str, torch.Tensor] | None = None,
         mask_pad_after_eos: bool = True,
+        return_step_logits: bool = False,
     ) -> dict[str, torch.Tensor]:
-        """``phase="ranker"``: ``{"scores": (B, C)}`` of ``ranker_inputs``.
+        """``phase="ranker"``: ``{"scores": (B, C)}`` of ``ranker_inputs`` (and
+        ``"step_logits"`` ``(B, C, L)`` with ``return_step_logits``).
         ``phase="generator"``: ``{"logp", "mask"}`` ``(B*C, T)`` of ``candidates`` and
         ``{"mle"}`` (the generator's own cross-entropy on ``mle_inputs``, if given)."""
         if phase == "ranker":
+            if return_step_logits:
+                scores, steps = self.ranker(**ranker_inputs, return_step_logits=True)
+                return {"scores": scores, "step_logits": steps}
             return {"scores": self.ranker(**ranker_inputs)}
         if phase != "generator":
             raise ValueError(f"phase={phase!r} is invalid; allowed: 'ranker', 'generator'")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from lmlab_common import atomic_write_json, load_tensors, require_choice, save_tensors
@@ -27,7 +27,13 @@ RANKER_CONFIG = "ranker_config.json"
 class Ranker(nn.Module):
     """Cross-encoder ranker: ``forward(input_ids (B, C, L), attention_mask) -> (B, C)``."""
 
-    def __init__(self, encoder: PreTrainedModel, dropout: float | None = None) -> None:
+    def __init__(
+        self,
+        encoder: PreTrainedModel,
+        dropout: float | None = None,
+        step_head: bool = False,
+        step_layer: int = -1,
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         hidden = encoder.config.hidden_size
@@ -38,6 +44,10 @@ class Ranker(nn.Module):
         self.dense = nn.Linear(hidden, hidden)
         self.out_proj = nn.Linear(hidden, 1)
         self.use_token_types = int(getattr(encoder.config, "type_vocab_size", 0) or 0) > 1
+        # optional step-check head (an addition): a per-token logit "this step is right",
+        # read from hidden layer ``step_layer`` and trained with an auxiliary BCE loss
+        self.step_layer = int(step_layer)
+        self.step_head = nn.Linear(hidden, 1) if step_head else None
 
     @property
     def config(self):
@@ -48,9 +58,11 @@ class Ranker(nn.Module):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         token_type_ids: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+        return_step_logits: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(B, C)`` for ``input_ids`` / ``attention_mask`` of shape ``(B, C, L)``
-        (``(N, L)`` gives ``(N,)``)."""
+        (``(N, L)`` gives ``(N,)``). With ``return_step_logits`` (needs ``step_head``), also
+        the per-token step-check logits, shape ``(B, C, L)``."""
         shape = input_ids.shape[:-1]
         flat = {
             "input_ids": input_ids.reshape(-1, input_ids.shape[-1]),
@@ -58,9 +70,20 @@ class Ranker(nn.Module):
         }
         if token_type_ids is not None and self.use_token_types:
             flat["token_type_ids"] = token_type_ids.reshape(-1, token_type_ids.shape[-1])
-        hidden = self.encoder(**flat).last_hidden_state[:, 0]  # (N, H)
+        want_steps = return_step_logits and self.step_head is not None
+        if return_step_logits and self.step_head is None:
+            raise ValueError("return_step_logits=True needs a Ranker built with step_head=True")
+        out = self.encoder(**flat, output_hidden_states=want_steps and self.step_layer != -1)
+        hidden = out.last_hidden_state[:, 0]  # (N, H)
         x = torch.tanh(self.dense(self.dropout(hidden)))
-        return self.out_proj(self.dropout(x)).squeeze(-1).reshape(shape)
+        scores = self.out_proj(self.dropout(x)).squeeze(-1).reshape(shape)
+        if not want_steps:
+            return scores
+        states = (
+            out.last_hidden_state if self.step_layer == -1 else out.hidden_states[self.step_layer]
+        )
+        steps = self.step_head(self.dropout(states)).squeeze(-1)
+        return scores, steps.reshape(*shape, states.shape[1])
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         """The encoder via ``save_pretrained`` plus the head and its settings."""
@@ -68,8 +91,15 @@ class Ranker(nn.Module):
         self.encoder.save_pretrained(directory)
         head = {f"dense.{k}": v for k, v in self.dense.state_dict().items()}
         head |= {f"out_proj.{k}": v for k, v in self.out_proj.state_dict().items()}
+        if self.step_head is not None:
+            head |= {f"step_head.{k}": v for k, v in self.step_head.state_dict().items()}
         save_tensors(head, os.path.join(directory, HEAD_FILE))
-        atomic_write_json(os.path.join(directory, RANKER_CONFIG), {"dropout": self.dropout_p})
+        settings = {
+            "dropout": self.dropout_p,
+            "step_head": self.step_head is not None,
+            "step_layer": self.step_layer,
+        }
+        atomic_write_json(os.path.join(directory, RANKER_CONFIG), settings)
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> Ranker:
@@ -79,12 +109,21 @@ class Ranker(nn.Module):
             raise FileNotFoundError(f"no {RANKER_CONFIG} in {os.fspath(directory)!r}")
         with open(cfg_path, encoding="utf-8") as fh:
             settings = json.load(fh)
-        ranker = cls(AutoModel.from_pretrained(directory), dropout=settings["dropout"])
+        ranker = cls(
+            AutoModel.from_pretrained(directory),
+            dropout=settings["dropout"],
+            step_head=settings.get("step_head", False),
+            step_layer=settings.get("step_layer", -1),
+        )
         head = load_tensors(os.path.join(directory, HEAD_FILE))
         ranker.dense.load_state_dict({k[6:]: v for k, v in head.items() if k.startswith("dense.")})
         ranker.out_proj.load_state_dict(
             {k[9:]: v for k, v in head.items() if k.startswith("out_proj.")}
         )
+        if ranker.step_head is not None:
+            ranker.step_head.load_state_dict(
+                {k[10:]: v for k, v in head.items() if k.startswith("step_head.")}
+            )
         return ranker.eval()
 
     @torch.no_grad()
@@ -169,6 +208,57 @@ def encode_pairs(
         "attention_mask": mask.view(shape),
         "token_type_ids": token_types.view(shape),
     }
+
+
+StepLabeler = Callable[[str, str], Sequence[tuple[int, int, float]]]
+
+
+def step_labels(
+    tokenizer: PreTrainedTokenizerBase,
+    sources: Sequence[str],
+    candidates: Sequence[Sequence[str]],
+    labeler: StepLabeler,
+    width: int,
+    max_source_length: int = 400,
+    max_candidate_length: int = 109,
+) -> torch.Tensor:
+    """Per-token step-check targets ``(B, C, width)`` aligned with :func:`encode_pairs`.
+
+    ``labeler(source, candidate)`` returns ``(char_start, char_end, label)`` spans of the
+    candidate text (label 1.0 = this step is right, 0.0 = wrong); the first candidate token
+    starting inside a span gets its label, every other position is ``-100`` (ignored).
+    Needs a fast tokenizer (offset mappings).
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            f"step labels need a fast tokenizer (offsets); got {type(tokenizer).__name__}"
+        )
+    src_lens = [
+        min(len(ids), max_source_length)
+        for ids in tokenizer(list(sources), add_special_tokens=False)["input_ids"]
+    ]
+    n_cand = len(candidates[0])
+    flat = [c for cands in candidates for c in cands]
+    enc = tokenizer(flat, add_special_tokens=False, return_offsets_mapping=True)
+    labels = torch.full((len(flat), width), -100.0)
+    for i, (text, offsets) in enumerate(zip(flat, enc["offset_mapping"], strict=True)):
+        b = i // n_cand
+        start = src_lens[b] + 2  # [CLS] source [SEP]
+        for lo, hi, value in labeler(sources[b], text):
+            for j, (a, _) in enumerate(offsets[:max_candidate_length]):
+                if lo <= a < hi:
+                    if start + j < width:
+                        labels[i, start + j] = float(value)
+                    break
+    return labels.view(len(sources), n_cand, width)
+
+
+def step_loss(step_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean BCE of the step-check logits over labelled positions (0 when none are)."""
+    keep = labels != -100
+    if not bool(keep.any()):
+        return step_logits.sum() * 0.0
+    return F.binary_cross_entropy_with_logits(step_logits[keep], labels[keep].to(step_logits))
 
 
 def ranker_loss(

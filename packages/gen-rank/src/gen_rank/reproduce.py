@@ -21,12 +21,21 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
+import os
 import tempfile
 import time
 
 import numpy as np
 import torch
-from lmlab_common import get_logger, markdown_table, mean_std, set_seed, write_report
+from lmlab_common import (
+    atomic_write_json,
+    get_logger,
+    markdown_table,
+    mean_std,
+    set_seed,
+    write_report,
+)
 
 from .config import JGRConfig
 from .experiment import (
@@ -38,7 +47,7 @@ from .experiment import (
     train_mle,
     warm_ranker,
 )
-from .synthetic import chain_metric
+from .synthetic import chain_metric, chain_step_labels
 from .trainer import JGRTrainer
 
 LOG = get_logger("gen_rank.reproduce")
@@ -48,12 +57,14 @@ ARMS = ("mle", "jgr", "metric_only", "ranker_only", "jgr_pad_unmasked", "simcls"
 @dataclasses.dataclass
 class Budget:
     setup: Setup
-    generator_updates: int = 100
+    generator_updates: int = 300
     batch_size: int = 16
     generator_lr: float = 5e-4
-    iteration_steps: int = 20
-    iteration_ranker_steps: int = 10
+    ranker_lr: float = 5e-4
+    iteration_steps: int = 25
+    iteration_ranker_steps: int = 5
     eval_sources: int = 150
+    normalize_rewards: bool = False
 
 
 FULL = Budget(Setup(train_sources=2000, generator_steps=600, pool_sources=300, ranker_steps=300))
@@ -78,7 +89,9 @@ def jgr_args(out: str, budget: Budget, seed: int, **overrides) -> JGRConfig:
         max_steps=total,
         per_device_train_batch_size=budget.batch_size,
         learning_rate=budget.generator_lr,
-        ranker_learning_rate=budget.setup.ranker_lr / 4,
+        ranker_learning_rate=budget.ranker_lr,
+        normalize_rewards=budget.normalize_rewards,
+        ranker_step_loss_weight=budget.setup.ranker_step_weight,
         iteration_steps=budget.iteration_steps,
         iteration_ranker_steps=budget.iteration_ranker_steps,
         num_cand_generated=16,
@@ -155,7 +168,8 @@ def run_seed(seed: int, budget: Budget, workdir: str, on_arm=None) -> dict:
             from datasets import Dataset
 
             args = jgr_args(f"{workdir}/{arm}", budget, seed, **ARM_OVERRIDES[arm])
-            trainer = JGRTrainer(gen, ranker, args, tok, metric=chain_metric,
+            labeler = chain_step_labels if args.ranker_step_loss_weight > 0 else None
+            trainer = JGRTrainer(gen, ranker, args, tok, metric=chain_metric, step_labeler=labeler,
                                  train_dataset=Dataset.from_list(train_rows))  # fmt: skip
             trainer.train()
         gen.eval()
@@ -236,9 +250,21 @@ def run(out_dir: str, seeds: int, quick: bool = False) -> dict:
                  "minutes": (time.time() - started) / 60}  # fmt: skip
         write_report(out_dir, "gen-rank", data, f"# gen-rank reproduce\n\n`{cmd}`\n\n{md}")
 
+    budget_record = dataclasses.asdict(budget)
     for seed in range(seeds):
+        done = os.path.join(out_dir, "gen-rank-seeds", f"seed{seed}.json")
+        if os.path.isfile(done):  # resume: a finished seed of the same budget is kept
+            with open(done, encoding="utf-8") as fh:
+                saved = json.load(fh)
+            if saved.get("budget") == budget_record:
+                LOG.info("seed %d: reusing %s", seed, done)
+                per_seed.append(saved["result"])
+                write(per_seed, seed + 1)
+                continue
         with tempfile.TemporaryDirectory() as work:
             result = run_seed(seed, budget, work, lambda r, s=seed: write([*per_seed, r], s))
+        os.makedirs(os.path.dirname(done), exist_ok=True)
+        atomic_write_json(done, {"budget": budget_record, "result": result})
         per_seed.append(result)
         write(per_seed, seed + 1)
     return data

@@ -92,6 +92,44 @@ def chain_metric(candidates: list[str], references: list[str]) -> list[float]:
     return out
 
 
+def chain_step_labels(source: str, candidate: str) -> list[tuple[int, int, float]]:
+    """Step-check targets for a ranker's auxiliary head: ``(start, end, label)`` character
+    spans of every step result and of the answer in ``candidate``, labelled 1.0 when that
+    digit equals the true value for ``source`` (the careful, slip-free chain), else 0.0."""
+    numbers = [int(v) for v in source.split() if v.isdigit()]
+    x, truth = numbers[0], []
+    for d in numbers[1:]:
+        x = (x + d) % 10
+        truth.append(x)
+    spans, pos, words = [], 0, []
+    for word in candidate.split():  # character offsets of the whitespace-separated words
+        pos = candidate.index(word, pos)
+        words.append((word, pos))
+        pos += len(word)
+    if words and words[0][0] in (*PHRASINGS, SHORTCUT):
+        words = words[1:]
+    step, seg = 0, []
+    for k, (word, start) in enumerate(words):
+        if word == ANSWER and k + 1 < len(words):
+            value, at = words[k + 1]
+            spans.append((at, at + len(value), float(value == str(truth[-1]))))
+            break
+        if word == ";" or k == len(words) - 1:
+            seg = seg + ([] if word == ";" else [(word, start)])
+            tokens = [w for w, _ in seg]
+            if "=" in tokens and step < len(truth):
+                j = tokens.index("=")
+                pick = 0 if j == 1 else j + 1
+                if pick < len(seg):
+                    value, at = seg[pick]
+                    spans.append((at, at + len(value), float(value == str(truth[step]))))
+            step += 1 if "=" in tokens else 0
+            seg = []
+        else:
+            seg.append((word, start))
+    return spans
+
+
 def exact_match(candidates: list[str], references: list[str]) -> list[float]:
     """1.0 where the candidate's answer and every step result match the reference."""
     return [float(m == 1.0) for m in chain_metric(candidates, references)]

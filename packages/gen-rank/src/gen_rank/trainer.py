@@ -28,7 +28,15 @@ from .generation import check_round_trip, mle_batch, sample_candidates
 from .losses import compute_rewards, policy_gradient_loss
 from .metrics import Metric, check_references, score_candidates, summarization_score
 from .model import GeneratorRanker
-from .ranker import Ranker, encode_pairs, pick_candidates, ranker_loss
+from .ranker import (
+    Ranker,
+    StepLabeler,
+    encode_pairs,
+    pick_candidates,
+    ranker_loss,
+    step_labels,
+    step_loss,
+)
 
 
 class TextCollator:
@@ -75,6 +83,7 @@ class JGRTrainer(Trainer):
         tokenizer: PreTrainedTokenizerBase,
         ranker_tokenizer: PreTrainedTokenizerBase | None = None,
         metric: Metric = summarization_score,
+        step_labeler: StepLabeler | None = None,
         train_dataset=None,
         data_collator=None,
         **kwargs,
@@ -86,6 +95,12 @@ class JGRTrainer(Trainer):
         self.tokenizer = tokenizer
         self.ranker_tokenizer = ranker_tokenizer if ranker_tokenizer is not None else tokenizer
         self.metric = metric
+        self.step_labeler = step_labeler
+        if args.ranker_step_loss_weight > 0 and (step_labeler is None or ranker.step_head is None):
+            raise ValueError(
+                f"ranker_step_loss_weight={args.ranker_step_loss_weight} is invalid without a "
+                "step_labeler and a Ranker(step_head=True); allowed: 0, or both given"
+            )
         collator = data_collator or TextCollator()
         if train_dataset is not None and len(train_dataset) > 0:
             rows = [train_dataset[i] for i in range(min(32, len(train_dataset)))]
@@ -190,10 +205,28 @@ class JGRTrainer(Trainer):
             a.ranker_max_target_length,
         )
         device = self.args.device
-        scores = model(phase="ranker", ranker_inputs={k: v.to(device) for k, v in batch.items()})
-        scores = scores["scores"]
+        with_steps = a.ranker_step_loss_weight > 0
+        out = model(
+            phase="ranker",
+            ranker_inputs={k: v.to(device) for k, v in batch.items()},
+            return_step_logits=with_steps,
+        )
+        scores = out["scores"]
         picked_metric = torch.gather(metric, 1, idx).to(scores.device)
         loss = ranker_loss(scores, a.ranker_loss_type, picked_metric, a.listwise_temperature)
+        if with_steps:
+            labels = step_labels(
+                self.ranker_tokenizer,
+                inputs["sources"],
+                picked,
+                self.step_labeler,
+                batch["input_ids"].shape[-1],
+                a.ranker_max_source_length,
+                a.ranker_max_target_length,
+            )
+            aux = step_loss(out["step_logits"], labels.to(scores.device))
+            loss = loss + a.ranker_step_loss_weight * aux
+            self._record(ranker_step_loss=aux)
         with torch.no_grad():
             better = picked_metric[:, :1] > picked_metric[:, 1:]
             correct = (scores[:, :1] > scores[:, 1:]) & better
