@@ -168,3 +168,15 @@ def test_scatter_kernel_matches_fused(h, shape):
     torch.testing.assert_close(scatter, fused, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="kernel"):
         compact(model, kernel="sparse")
+
+
+def test_resume_from_a_folder_the_callback_cannot_see_warns_how_to_fix(h, tmp_path):
+    model = _pruned_model(h)
+    args = _args(tmp_path / "a", save_strategy="steps", save_steps=4)
+    Trainer(model=model, args=args, train_dataset=_data(),
+            callbacks=[LoSparsePruner(model), StopAt(4)]).train()  # fmt: skip
+    resumed = _pruned_model(h)
+    trainer = Trainer(model=resumed, args=_args(tmp_path / "b"), train_dataset=_data(),
+                      callbacks=[LoSparsePruner(resumed)])  # fmt: skip
+    with pytest.warns(UserWarning, match=r"restart from zero.*resume_from_checkpoint=<that"):
+        trainer.train(resume_from_checkpoint=str(tmp_path / "a" / "checkpoint-4"))

@@ -319,7 +319,12 @@ class LoSparsePruner(CheckpointCallback):
             else:
                 warnings.warn(
                     f"resuming at step {state.global_step} without a LoSparsePruner state in "
-                    f"{folder!r}: importance averages restart from zero",
+                    f"{folder!r}: importance averages restart from zero, so masks will differ "
+                    "from an uninterrupted run. A callback cannot see the path given to "
+                    "Trainer.train(resume_from_checkpoint=...) when it lies outside "
+                    f"output_dir={args.output_dir!r}; set TrainingArguments("
+                    "resume_from_checkpoint=<that folder>) or call pruner.load_state(<folder>) "
+                    "before training",
                     UserWarning,
                     stacklevel=2,
                 )
