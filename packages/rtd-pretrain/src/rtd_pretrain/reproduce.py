@@ -87,7 +87,7 @@ def _synthetic_setup(size: dict):
 def _english_setup(size: dict):
     texts, labels, _ = topic_task(n_topics=6, seed=0)
     held_out = set(texts)
-    pretrain = [t for t in english_sentences(seed=0) if t not in held_out]
+    pretrain = [t for t in english_sentences(seed=0, source="all") if t not in held_out]
     tokenizer = corpus_tokenizer(pretrain, vocab_size=3000)
     blocks = build_blocks(pretrain, tokenizer, block_size=64)
     counts = Counter(i for row in blocks["input_ids"] for i in row[1:-1])
@@ -173,7 +173,7 @@ def _english_seed(arms, save, size, seed, tok, blocks, en_eval, train, test):
 
 def run(out: str, seeds: int, quick: bool = False) -> dict:
     size = SIZES["quick" if quick else "full"]
-    settings = {"seeds": seeds, **size}
+    settings = {"seeds": seeds, "english_source": "all", **size}
     json_path = os.path.join(out, f"{NAME}.json")
     arms = _load(json_path, settings)
 
