@@ -13,9 +13,9 @@ _EXPORTS = {
     "METHODS": "options",
     "InfillOptions": "options",
     "InfillTask": "data",
-    "Verdict": "judge",
+    "Verdict": "judging",
     "fill_program": "fill",
-    "judge": "judge",
+    "judge": "judging",
     "make_task": "data",
     "quick_options": "options",
     "run": "pipeline",
@@ -50,6 +50,6 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .data import InfillTask, make_task
     from .fill import fill_program
-    from .judge import Verdict, judge
+    from .judging import Verdict, judge
     from .options import METHODS, InfillOptions, quick_options
     from .pipeline import run

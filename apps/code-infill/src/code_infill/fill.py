@@ -11,7 +11,7 @@ from transformers import AutoTokenizer
 
 from .data import InfillTask, make_task
 from .infilling import fill
-from .judge import Verdict, judge
+from .judging import Verdict, judge
 from .options import METHODS
 from .training import load_trained
 

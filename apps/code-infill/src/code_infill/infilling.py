@@ -16,7 +16,7 @@ from lmlab_common import atomic_write_text
 
 from .codetok import decode_code, encode_code
 from .data import InfillTask
-from .judge import judge
+from .judging import judge
 
 INFILL_DIR = "infills"
 

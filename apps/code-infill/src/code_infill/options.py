@@ -38,10 +38,10 @@ class InfillOptions(ConfigBase):
     max_span_lines: int = 3  # the removed middle is 1..max_span_lines whole lines
     # Model: a tiny GPT-2, the same size, initialisation and token budget for every method.
     hidden_size: int = 128
-    num_layers: int = 4
+    num_layers: int = 3
     num_heads: int = 4
     vocab_size: int = 400  # byte-level BPE trained on the training programs
-    steps: int = 700
+    steps: int = 600
     batch_size: int = 32
     learning_rate: float = 3e-3
     fim_rate: float = 0.5  # share of FIM-transformed documents (PSM/SPM 50/50), as bidir-lm
@@ -96,17 +96,17 @@ class InfillOptions(ConfigBase):
 def quick_options(**changes) -> InfillOptions:
     """The CI run: about 2 minutes on an idle 2-core machine."""
     fields = dict(
-        train_programs=150,
-        eval_programs=40,
+        train_programs=120,
+        eval_programs=32,
         mutants_per_program=1,
         hidden_size=64,
         num_layers=2,
         num_heads=2,
-        steps=120,
-        batch_size=32,
+        steps=100,
+        batch_size=16,
         learning_rate=5e-3,
         max_new_tokens=32,
-        infill_batch_size=40,
+        infill_batch_size=32,
     )
     fields.update(changes)
     return InfillOptions(**fields)

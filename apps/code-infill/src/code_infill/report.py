@@ -9,7 +9,7 @@ from typing import Any
 from lmlab_common import markdown_table, write_report
 
 from .data import InfillTask
-from .judge import OUTCOME_LABELS, OUTCOMES
+from .judging import OUTCOME_LABELS, OUTCOMES
 from .options import LABELS
 
 ORDERINGS = (("mim", "l2r"), ("mim", "fim"), ("fim", "l2r"))  # (better?, than)
