@@ -258,3 +258,13 @@ def test_only_public_names_of_the_packages_are_imported():
                         assert alias.name in public[root], (path.name, root, alias.name)
                         seen.add(root)
     assert seen == {"bidir_lm", "code_exec"}
+
+
+def test_readme_example_runs(capsys):
+    readme = (SRC.parents[1] / "README.md").read_text()
+    block = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(block, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert (
+        "(True, True, 'match'), (False, True, 'match'), (False, False, 'syntax_error')" in printed
+    )
