@@ -52,8 +52,9 @@ def _prepare_out_dir(options: LifecycleOptions) -> None:
 
 
 def _tokenizer(options: LifecycleOptions, corpus: list[str]):
+    """The resumed run's tokenizer once its data stage finished, else a new one."""
     saved = os.path.join(options.out_dir, "data", "tokenizer")
-    if not options.overwrite and os.path.isfile(os.path.join(saved, "tokenizer.json")):
+    if not options.overwrite and "data" in StageLog.finished_stages(options.out_dir):
         return AutoTokenizer.from_pretrained(saved)
     return corpus_tokenizer(corpus, vocab_size=options.vocab_size)
 

@@ -34,6 +34,15 @@ class StageLog:
     def exists(out_dir: str) -> bool:
         return os.path.isfile(os.path.join(out_dir, STATE_FILE))
 
+    @staticmethod
+    def finished_stages(out_dir: str) -> list[str]:
+        """Names of the stages a folder's record lists as finished (none without a record)."""
+        path = os.path.join(out_dir, STATE_FILE)
+        if not os.path.isfile(path):
+            return []
+        with open(path, encoding="utf-8") as fh:
+            return list(json.load(fh).get("finished", {}))
+
     def save(self) -> None:
         atomic_write_json(self.path, {"settings": self.settings, "finished": self.finished})
 
