@@ -14,7 +14,9 @@ first; then give every arm the same number of generator updates from the same st
 
 Reports the generator's top beam (JGR-G) and the ranker's pick among 8 beams + 8 samples
 (JGR-R), mean ± sd over seeds, and paired bootstrap 95% intervals over (seed, source) for the
-claimed differences. ``reports/gen-rank.{json,md}`` is rewritten after every arm.
+claimed differences. ``reports/gen-rank.{json,md}`` is rewritten after every arm; each
+finished seed is kept in ``OUT/gen-rank-seeds/seed<N>.json`` and reused by a rerun with the
+same budget (interrupt and resume lose at most the running seed).
 """
 
 from __future__ import annotations
@@ -67,9 +69,29 @@ class Budget:
     normalize_rewards: bool = False
 
 
-FULL = Budget(Setup(train_sources=2000, generator_steps=600, pool_sources=300, ranker_steps=300))
+# Sized to ~10 minutes a seed on the shared machine at load ~10 (see the README's Measured).
+FULL = Budget(
+    Setup(
+        train_sources=2000,
+        generator_steps=600,
+        pool_sources=300,
+        ranker_steps=200,
+        ranker_step_weight=1.0,
+        ranker_step_layer=1,
+    ),
+    generator_updates=100,
+    batch_size=8,
+    eval_sources=100,
+)
 QUICK = Budget(
-    Setup(train_sources=200, generator_steps=30, pool_sources=24, ranker_steps=6),
+    Setup(
+        train_sources=200,
+        generator_steps=30,
+        pool_sources=24,
+        ranker_steps=6,
+        ranker_step_weight=1.0,
+        ranker_step_layer=1,
+    ),
     generator_updates=4,
     batch_size=4,
     iteration_steps=4,

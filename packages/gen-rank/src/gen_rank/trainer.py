@@ -214,6 +214,7 @@ class JGRTrainer(Trainer):
         scores = out["scores"]
         picked_metric = torch.gather(metric, 1, idx).to(scores.device)
         loss = ranker_loss(scores, a.ranker_loss_type, picked_metric, a.listwise_temperature)
+        self._record(ranker_loss=loss)
         if with_steps:
             labels = step_labels(
                 self.ranker_tokenizer,
@@ -231,7 +232,7 @@ class JGRTrainer(Trainer):
             better = picked_metric[:, :1] > picked_metric[:, 1:]
             correct = (scores[:, :1] > scores[:, 1:]) & better
             acc = correct.sum() / better.sum().clamp(min=1)
-        self._record(ranker_loss=loss, ranker_pairwise_acc=acc)
+        self._record(ranker_pairwise_acc=acc)
         return loss
 
     def _generator_step(self, model, inputs) -> torch.Tensor:
