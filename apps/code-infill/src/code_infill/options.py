@@ -33,15 +33,15 @@ class InfillOptions(ConfigBase):
     # Data: original programs per tier for training (generator seed ``seed``) and held out
     # (generator seed ``seed + 1``); mutated tiers add up to ``mutants_per_program`` mutants.
     train_programs: int = 1200
-    eval_programs: int = 300
+    eval_programs: int = 200
     mutants_per_program: int = 2
     max_span_lines: int = 3  # the removed middle is 1..max_span_lines whole lines
     # Model: a tiny GPT-2, the same size, initialisation and token budget for every method.
-    hidden_size: int = 128
-    num_layers: int = 3
-    num_heads: int = 4
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
     vocab_size: int = 400  # byte-level BPE trained on the training programs
-    steps: int = 600
+    steps: int = 400
     batch_size: int = 32
     learning_rate: float = 3e-3
     fim_rate: float = 0.5  # share of FIM-transformed documents (PSM/SPM 50/50), as bidir-lm

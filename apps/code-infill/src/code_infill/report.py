@@ -32,6 +32,7 @@ def summarize(records: list[dict]) -> dict[str, Any]:
         "runs_without_error": pct("runs"),
         "latency_ms": sum(r["latency_ms"] for r in records) / n,
         "met": pct("met"),
+        "empty_fills": 100.0 * sum(not r["middle"].strip() for r in records) / n,
         "decode_steps": sum(r["decode_steps"] for r in records) / n,
         "exec_match_not_exact": sum(r["execution_match"] and not r["exact_match"] for r in records),
         "outcomes": outcomes,
@@ -203,6 +204,7 @@ def build_report(
                 f"{s['runs_without_error']:.1f}",
                 f"{s['latency_ms']:.1f}",
                 f"{s['met']:.1f}",
+                f"{s['empty_fills']:.1f}",
                 o["syntax_error"],
                 o["runtime_error"],
                 o["timeout"] + o["resource_limit"],
@@ -226,8 +228,10 @@ def build_report(
         "prints the same output and ends with the same variable values as the original "
         "(code-exec trace); runs = sandbox status ok; ms / infill = wall time of the batched "
         "infill call divided by its size; met = MIM sides met / L2R reached the suffix / FIM "
-        "emitted `<fim_end>`. Failure counts: syntax error, runtime error, timeout (or step, "
-        "memory, output limit), wrong output (ran, but printed output or final state differ).",
+        "emitted `<fim_end>`; empty = the fill is blank (MIM can meet at once when the "
+        "suffix's first token is the forward side's first guess). Failure counts: syntax "
+        "error, runtime error, timeout (or step, memory, output limit), wrong output (ran, "
+        "but printed output or final state differ).",
         "",
     ]
     if order:
