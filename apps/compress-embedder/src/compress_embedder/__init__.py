@@ -3,15 +3,23 @@
 from .options import CompressOptions, quick_options
 from .pipeline import load_compressed, run
 from .quality import Quality, quality, spearman
-from .report import ArmResult
+from .quantize import Int8Embedding, QuantizableLowRankSparse, quantize_all, quantize_int8
+from .report import ArmResult, pareto_front
+from .sweep import sweep
 
 __all__ = [
     "ArmResult",
     "CompressOptions",
+    "Int8Embedding",
+    "QuantizableLowRankSparse",
     "Quality",
     "load_compressed",
+    "pareto_front",
     "quality",
+    "quantize_all",
+    "quantize_int8",
     "quick_options",
     "run",
     "spearman",
+    "sweep",
 ]
