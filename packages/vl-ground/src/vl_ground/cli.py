@@ -136,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reproduce", help="with vs without alignment, zero- and few-shot")
     add_reproduce_args(p, seeds=3)
-    p.add_argument("--steps", type=int, default=600, help="pre-training steps per arm (default 600)")
+    p.add_argument(
+        "--steps", type=int, default=600, help="pre-training steps per arm (default 600)"
+    )
     p.add_argument("--quick", action="store_true", help="small sizes (minutes)")
     p.set_defaults(func=_reproduce)
     return parser

@@ -88,6 +88,18 @@ class GrillTrainer(Trainer):
         self._parts.clear()
         super().log(logs, *args, **kwargs)
 
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        """Resume through ``from_pretrained``, strictly.
+
+        ``Trainer`` resumes with a raw, non-strict ``load_state_dict`` of ``model.safetensors``;
+        transformers 5 writes the ViT's weights under its legacy key names, so that load
+        silently skipped the whole vision tower (found by comparing an interrupted-and-resumed
+        run with an uninterrupted one). ``from_pretrained`` maps the names back.
+        """
+        target = self.accelerator.unwrap_model(model if model is not None else self.model)
+        loaded = type(target).from_pretrained(resume_from_checkpoint)
+        target.load_state_dict(loaded.state_dict(), strict=True)
+
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
         super()._save(output_dir, state_dict)
         if self.args.should_save:
