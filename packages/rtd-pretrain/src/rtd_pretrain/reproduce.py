@@ -184,8 +184,11 @@ def run(out: str, seeds: int, quick: bool = False) -> dict:
 
     syn = _synthetic_setup(size)
     english = _english_setup(size)
-    for seed in range(seeds):  # seeds outermost: a stopped run has every arm for early seeds
+    # The synthetic claim (cheap) for every seed first, then the English arms seed by seed: a
+    # stopped run has the central claim's n first. Finished arms are skipped on a rerun.
+    for seed in range(seeds):
         _synthetic_seed(arms, save, size, seed, *syn)
+    for seed in range(seeds):
         _english_seed(arms, save, size, seed, *english)
     return arms
 
