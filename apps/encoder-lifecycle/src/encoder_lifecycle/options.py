@@ -16,7 +16,7 @@ class LifecycleOptions(ConfigBase):
 
     out_dir: str = "out/encoder-lifecycle"
     # Encoder: DeBERTaV3-style (relative attention, shared attention keys, no absolute positions).
-    hidden_size: int = 128
+    hidden_size: int = 64
     num_layers: int = 4
     num_heads: int = 4
     vocab_size: int = 6000
@@ -24,15 +24,15 @@ class LifecycleOptions(ConfigBase):
     # minus the held-out classification sentences (None: all of them).
     corpus_sentences: int | None = None
     block_size: int = 64
-    rtd_steps: int = 300
+    rtd_steps: int = 200
     # MLM-only steps = rtd_steps * this: an RTD step runs a half-depth generator plus the
     # full discriminator, i.e. about 1.5 times the layers of one MLM step (equal compute).
     mlm_compute_ratio: float = 1.5
     pretrain_batch_size: int = 32
     pretrain_lr: float = 1e-3
     finetune_steps: int = 300
-    distill_steps: int = 200
-    filter_steps: int = 60
+    distill_steps: int = 150
+    filter_steps: int = 40
     batch_size: int = 32
     finetune_lr: float = 5e-4
     max_length: int = 64
