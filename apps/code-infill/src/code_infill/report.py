@@ -184,6 +184,7 @@ def build_report(
         "runs %",
         "ms / infill",
         "met %",
+        "empty %",
         "syntax err",
         "runtime err",
         "timeout",
