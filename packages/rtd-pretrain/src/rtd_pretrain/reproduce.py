@@ -284,7 +284,7 @@ def render(arms: dict, settings: dict) -> str:
         f"MLM curves: {NAME}-curves.svg",
         "## A. Synthetic synonym corpus",
         _table(arms, "synthetic", ARMS, SYN_METRICS),
-        "## B. Real English sentences (pydoc topics)",
+        "## B. Real English sentences (lmlab-common: pydoc topics + standard-library docstrings)",
         _table(arms, "english", (*ARMS, "mlm-only", "no-pretraining"), EN_METRICS),
     ]
     return "\n\n".join(parts) + "\n"
