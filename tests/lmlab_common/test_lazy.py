@@ -31,4 +31,3 @@ def test_names_load_on_first_use_and_are_cached(fake_package):
     assert sys.modules["fakepkg.heavy"].LOADS == [1]
     with pytest.raises(AttributeError, match="fakepkg.*no attribute 'missing'"):
         _ = fakepkg.missing
-
