@@ -2,12 +2,9 @@
 grounding of colour–shape pairs never named in pre-training text, above trivial baselines,
 without costing VQA. Both arms: same seed, data and steps, in one run.
 
-Marked ``slow`` (run with ``-m slow``): on the shared machine of its first session the final
-version of this test could not be timed to the CI budget (a run under load average ~20 was
-stopped at 50 minutes), so it stays out of CI until it is sized on an idle machine. Its
-with-alignment numbers at exactly these settings (seed 0): grounding held-out 54.3%, seen
-99.4%, best trivial baseline 34.8%; without alignment (earlier run, same settings): 5.4% /
-10.6%, VQA 43.2%.
+Runs in CI (one thread): 176 CPU-seconds, measured 2026-12-01. The model trained here is the
+seed-0 model of `vl-ground reproduce` (same settings); it measured grounding held-out 53.2%,
+seen 99.4%, best trivial baseline 36.2%, VQA 52.8%; without alignment 6.4% / 9.9%, VQA 41.7%.
 """
 
 import pytest
@@ -17,12 +14,11 @@ from vl_ground.experiment import ClaimSetup, run_claim
 
 @pytest.fixture(scope="module")
 def report():
-    torch.set_num_threads(2)
-    return run_claim(ClaimSetup(seed=0, steps=600, n_train=2000, n_test=200, hidden_size=64))
+    torch.set_num_threads(1)  # two threads cost more CPU than they save on a shared 2-core box
+    return run_claim(ClaimSetup(seed=0, steps=600, n_train=2000, n_test=400, hidden_size=64))
 
 
 @pytest.mark.claim
-@pytest.mark.slow
 def test_alignment_grounds_held_out_compositions_above_baselines(report):
     with_align, without = report["with_alignment"], report["without_alignment"]
     best_trivial = max(report["baselines_heldout"].values())
@@ -33,7 +29,6 @@ def test_alignment_grounds_held_out_compositions_above_baselines(report):
 
 
 @pytest.mark.claim
-@pytest.mark.slow
 def test_alignment_does_not_cost_vqa(report):
     with_align, without = report["with_alignment"], report["without_alignment"]
     assert with_align["vqa"] >= without["vqa"] - 0.05, report
