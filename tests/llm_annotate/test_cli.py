@@ -132,6 +132,23 @@ def test_reproduce_writes_reports_and_reuses_cache(server, tmp_path, capsys):
     assert sum(server.attempts.values()) == requests  # a rerun is free
 
 
+def test_reproduce_cache_flag_is_used_across_output_folders(server, tmp_path):
+    cache = tmp_path / "shared.sqlite"
+    base = ["reproduce", "--seeds", "1", "--limit", "4", "--cache", str(cache),
+            *backend_args(server)]  # fmt: skip
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    assert cache.exists()  # --cache was ignored before: the cache went under --out
+    assert not (tmp_path / "a" / "llm-annotate" / "cache.sqlite").exists()
+    requests = sum(server.attempts.values())
+    assert requests > 0
+    assert main([*base, "--out", str(tmp_path / "b")]) == 0  # a new folder, same cache
+    assert sum(server.attempts.values()) == requests
+    report = json.loads((tmp_path / "b" / "llm-annotate.json").read_text())
+    calls = [s["calls_this_run"] for t in report["results"].values() for a in t.values()
+             for s in a["seeds"]]  # fmt: skip
+    assert calls and not any(calls)
+
+
 def test_readme_example_runs(server, tmp_path, monkeypatch):
     text = README.read_text()
     code = re.search(r"```python\n(.*?)```", text, re.S).group(1)

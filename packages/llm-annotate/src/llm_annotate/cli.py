@@ -248,7 +248,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     backend = make_backend(args)
     backend.check()
     prices = Prices.load(args.prices) if args.prices else None
-    report = run_comparison(backend, args.out, limit=args.limit, prices=prices, seeds=args.seeds)
+    report = run_comparison(
+        backend, args.out, limit=args.limit, prices=prices, seeds=args.seeds, cache=args.cache
+    )
     backend.close()
     print(to_markdown(report))
     return 0

@@ -58,19 +58,22 @@ def run_comparison(
     prices: Prices | None = None,
     progress: bool | None = None,
     seeds: int = 1,
+    cache: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Run every (template, mode, seed), write ``reports/llm-annotate.{json,md}`` after each
     arm (``lmlab_common.write_report``); return the report.
 
     A seed is an order of the demonstrations (seed 0 keeps the task's order): few-shot
-    prompts are known to be sensitive to it, so ``mean ± sd`` over seeds measures it."""
+    prompts are known to be sensitive to it, so ``mean ± sd`` over seeds measures it.
+    ``cache``: the SQLite cache file (default: ``<out_dir>/llm-annotate/cache.sqlite``); a
+    cache shared between output folders serves every answer it holds without a call."""
     require_int("seeds", seeds, low=1)
     out_dir = os.fspath(out_dir)
     work = os.path.join(out_dir, "llm-annotate")
     task = bundled_task()
     items = prepare_items(load_items(bundled_data_path()), task)[:limit]
     ids = {i["__id"] for i in items}
-    cache = os.path.join(work, "cache.sqlite")
+    cache = os.fspath(cache) if cache is not None else os.path.join(work, "cache.sqlite")
     arms: dict[str, dict[str, dict[str, Any]]] = {}
     runs: dict[tuple[str, str], list[dict]] = {}
     for template in templates:
