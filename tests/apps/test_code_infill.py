@@ -78,6 +78,9 @@ def test_quick_run_report_sandbox_and_reload(quick_run):
         # Every filled program went through the sandbox (and the sandbox timed it).
         assert all(r["filled_program"] in sent for r in records)
         assert all(r["sandbox_seconds"] > 0 for r in records)
+        # No fill is shorter than asked (every task removes at least one line).
+        assert options.min_new_tokens == 1
+        assert all(r["middle_tokens"] >= options.min_new_tokens for r in records), method
     assert {o["claim"] for o in data["orderings"]} == {"MIM > L2R", "MIM > FIM", "FIM > L2R"}
     assert "## Examples" in markdown and "```python" in markdown
     # Mechanics that must hold at this budget: models trained (loss fell) and MIM meets.
@@ -90,7 +93,9 @@ def test_quick_run_report_sandbox_and_reload(quick_run):
     batch = tasks[: options.infill_batch_size]
     for method in options.methods:
         model = BidirectionalLM.from_pretrained(out / "models" / method).eval()
-        fills, _ = fill(model, tokenizer, batch, method, options.max_new_tokens)
+        fills, _ = fill(
+            model, tokenizer, batch, method, options.max_new_tokens, options.min_new_tokens
+        )
         recorded = [r["middle"] for r in _records(out, method)[: len(batch)]]
         assert [f["middle"] for f in fills] == recorded, method
 
@@ -193,6 +198,8 @@ def test_bad_input_errors():
         InfillOptions(methods="mim,xyz")
     with pytest.raises(ValueError, match=r"max_span_lines=0 is invalid"):
         InfillOptions(max_span_lines=0)
+    with pytest.raises(ValueError, match=r"min_new_tokens=41 is invalid; allowed: at most"):
+        InfillOptions(min_new_tokens=41)
 
 
 def test_cli_errors_and_help(tmp_path, capsys):

@@ -26,6 +26,7 @@ RUN_FLAGS = {
     "--fim-rate": ("fim_rate", float, "share of FIM-transformed training documents"),
     "--beta": ("beta", float, "MIM agreement weight"),
     "--max-new-tokens": ("max_new_tokens", int, "token budget of one fill"),
+    "--min-new-tokens": ("min_new_tokens", int, "shortest fill in tokens (0: empty allowed)"),
     "--infill-batch-size": ("infill_batch_size", int, "tasks per batched infill (checkpoint unit)"),
     "--timeout-s": ("timeout_s", float, "sandbox wall-clock limit per program"),
     "--num-examples": ("num_examples", int, "side-by-side examples per method in the report"),
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--num-lines", type=int, default=1, help="number of removed lines")
     one.add_argument("--method", default="mim", help=f"one of {', '.join(METHODS)}")
     one.add_argument("--max-new-tokens", type=int, default=40)
+    one.add_argument("--min-new-tokens", type=int, default=1, help="0: an empty fill is allowed")
     one.set_defaults(func=_fill)
     return parser
 
@@ -107,7 +109,13 @@ def _fill(args: argparse.Namespace) -> int:
     from .fill import fill_program
 
     result = fill_program(
-        args.run_dir, code, args.line - 1, args.num_lines, args.method, args.max_new_tokens
+        args.run_dir,
+        code,
+        args.line - 1,
+        args.num_lines,
+        args.method,
+        args.max_new_tokens,
+        min_new_tokens=args.min_new_tokens,
     )
     v = result.verdict
     print(f"removed ({args.method}):\n{result.task.middle}", end="")

@@ -36,6 +36,7 @@ def fill_program(
     method: str = "mim",
     max_new_tokens: int = 40,
     timeout_s: float = 2.0,
+    min_new_tokens: int = 1,
 ) -> FillResult:
     """Remove lines ``[start, start + num_lines)`` (0-based) of ``code``, fill them with the
     ``method`` model of a finished ``code-infill run`` in ``run_dir``, and run both the
@@ -44,7 +45,7 @@ def fill_program(
     task = make_task(code, start, num_lines)
     model, _ = load_trained(run_dir, method)
     tokenizer = AutoTokenizer.from_pretrained(os.path.join(run_dir, "tokenizer"))
-    (filled,), seconds = fill(model, tokenizer, [task], method, max_new_tokens)
+    (filled,), seconds = fill(model, tokenizer, [task], method, max_new_tokens, min_new_tokens)
     with Sandbox(SandboxConfig(timeout_s=timeout_s), pool_size=1) as box:
         task.set_reference(box.run(task.code))
         (result,) = judge(box, [task], [filled["middle"]])

@@ -31,10 +31,12 @@ def fill(
     tasks: list[InfillTask],
     method: str,
     max_new_tokens: int,
+    min_new_tokens: int = 1,
 ) -> tuple[list[dict], float]:
     """Infill ``tasks`` as one batch: MIM meets in the middle, FIM uses its PSM prompt, L2R
-    sees the prefix only (the suffix's first token just stops it). Returns per-task
-    ``{"middle", "met", "decode_steps"}`` and the wall seconds of the batch."""
+    sees the prefix only (the suffix's first token just stops it). No fill is shorter than
+    ``min_new_tokens`` tokens (bidir-lm's rule for each method). Returns per-task
+    ``{"middle", "middle_tokens", "met", "decode_steps"}`` and the wall seconds of the batch."""
     prefixes = encode_code(tokenizer, [t.prefix for t in tasks])
     suffixes = encode_code(tokenizer, [t.suffix for t in tasks])
     started = time.perf_counter()
@@ -46,10 +48,16 @@ def fill(
         method,
         batch_size=len(tasks),
         show_progress=False,
+        min_new_tokens=min_new_tokens,
     )
     seconds = time.perf_counter() - started
     out = [
-        {"middle": decode_code(tokenizer, r.middle_ids), "met": r.met, "decode_steps": r.steps}
+        {
+            "middle": decode_code(tokenizer, r.middle_ids),
+            "middle_tokens": len(r.middle_ids),
+            "met": r.met,
+            "decode_steps": r.steps,
+        }
         for r in results
     ]
     return out, seconds
@@ -64,9 +72,10 @@ def run_batch(
     tasks: list[InfillTask],
     box: Sandbox,
     max_new_tokens: int,
+    min_new_tokens: int = 1,
 ) -> list[dict]:
     """Fill and judge one batch of ``tasks`` with ``method``; write and return its records."""
-    fills, seconds = fill(model, tokenizer, tasks, method, max_new_tokens)
+    fills, seconds = fill(model, tokenizer, tasks, method, max_new_tokens, min_new_tokens)
     verdicts = judge(box, tasks, [f["middle"] for f in fills])
     per_infill_ms = 1000 * seconds / len(tasks)
     records = [

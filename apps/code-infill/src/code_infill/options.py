@@ -48,6 +48,9 @@ class InfillOptions(ConfigBase):
     beta: float = 1.0  # MIM agreement weight (bidir-lm default)
     # Infilling and judging.
     max_new_tokens: int = 40
+    # Shortest fill (bidir-lm's ``min_new_tokens``, the same for every method): every task
+    # removes at least one whole line, so an empty fill is always wrong; 0 allows it.
+    min_new_tokens: int = 1
     infill_batch_size: int = 50
     timeout_s: float = 2.0  # sandbox wall-clock limit per filled program
     num_examples: int = 2  # side-by-side examples per method in the report
@@ -68,6 +71,7 @@ class InfillOptions(ConfigBase):
             ("steps", 1),
             ("batch_size", 1),
             ("max_new_tokens", 1),
+            ("min_new_tokens", 0),
             ("infill_batch_size", 1),
             ("num_examples", 0),
             ("seed", 0),
@@ -78,6 +82,12 @@ class InfillOptions(ConfigBase):
             "hidden_size",
             self.hidden_size,
             f"a multiple of num_heads={self.num_heads}",
+        )
+        require(
+            self.min_new_tokens <= self.max_new_tokens,
+            "min_new_tokens",
+            self.min_new_tokens,
+            f"at most max_new_tokens={self.max_new_tokens}",
         )
         require_range("learning_rate", self.learning_rate, 0.0, 1.0, low_inclusive=False)
         require_range("fim_rate", self.fim_rate, 0.0, 1.0)

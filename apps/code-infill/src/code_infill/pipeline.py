@@ -153,6 +153,7 @@ def run(options: InfillOptions) -> dict:
                         batch,
                         box,
                         options.max_new_tokens,
+                        options.min_new_tokens,
                     )
                 else:
                     reused += len(records)

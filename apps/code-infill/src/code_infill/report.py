@@ -229,9 +229,10 @@ def build_report(
         "prints the same output and ends with the same variable values as the original "
         "(code-exec trace); runs = sandbox status ok; ms / infill = wall time of the batched "
         "infill call divided by its size; met = MIM sides met / L2R reached the suffix / FIM "
-        "emitted `<fim_end>`; empty = the fill is blank (MIM can meet at once when the "
-        "suffix's first token is the forward side's first guess). Failure counts: syntax "
-        "error, runtime error, timeout (or step, memory, output limit), wrong output (ran, "
+        "emitted `<fim_end>`; empty = the fill is blank or whitespace only (with "
+        f"min_new_tokens={settings.get('min_new_tokens', 0)}; at 0, MIM can meet at once "
+        "when the suffix's first token is the forward side's first guess). Failure counts: "
+        "syntax error, runtime error, timeout (or step, memory, output limit), wrong output (ran, "
         "but printed output or final state differ).",
         "",
     ]

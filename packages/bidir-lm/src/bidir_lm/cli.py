@@ -151,7 +151,14 @@ def infill_cmd(args: argparse.Namespace) -> int:
     else:
         raise ValueError("give --prefix TEXT and --suffix TEXT, or --input JSONL")
     results = infill(
-        model, tokenizer, prefixes, suffixes, args.max_new_tokens, args.method, tau=args.tau
+        model,
+        tokenizer,
+        prefixes,
+        suffixes,
+        args.max_new_tokens,
+        args.method,
+        tau=args.tau,
+        min_new_tokens=args.min_new_tokens,
     )
     lines = [
         json.dumps(
@@ -232,6 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: the method the model was trained with",
     )
     i.add_argument("--max-new-tokens", type=int, default=32)
+    i.add_argument(
+        "--min-new-tokens",
+        type=int,
+        default=0,
+        help="shortest middle (default 0: an empty middle is allowed)",
+    )
     i.add_argument("--tau", type=float, default=0.1, help="junction acceptance ratio")
     i.set_defaults(func=infill_cmd)
     r = sub.add_parser("reproduce", help="L2R / FIM / MIM / MIM β=0 → reports/bidir-lm.*")

@@ -12,6 +12,14 @@ left and under the backward model given everything to its right. The first step 
 candidate ends the example (best mean log-probability of both directions among passing ones).
 If none passes within ``max_new_tokens`` steps, the best-scoring candidate seen (or the
 forward side's run) is returned with ``met=False``.
+
+``min_new_tokens`` (default 0: any length, an empty middle included) is the shortest middle
+any method may return, for tasks where the gap is known to be non-empty. MIM: junction
+candidates shorter than it are dropped before the check (both sides keep generating, the
+tokens they made stay). L2R: the suffix's first token ends generation only once the middle
+has ``min_new_tokens`` tokens; before that it is kept as an ordinary middle token. FIM:
+``<fim_end>`` is masked out until then (it cannot be part of a middle), as transformers'
+``min_new_tokens`` does with EOS.
 """
 
 from __future__ import annotations
@@ -41,8 +49,15 @@ class InfillResult:
     score: float = float("nan")
 
 
-def _check_inputs(model, prefixes, suffixes, max_new_tokens, extra: int) -> None:
+def _check_inputs(model, prefixes, suffixes, max_new_tokens, min_new_tokens, extra) -> None:
     require_int("max_new_tokens", max_new_tokens, 1)
+    require_int("min_new_tokens", min_new_tokens, 0)
+    require(
+        min_new_tokens <= max_new_tokens,
+        "min_new_tokens",
+        min_new_tokens,
+        f"at most max_new_tokens={max_new_tokens}",
+    )
     require(len(prefixes) == len(suffixes), "suffix", f"{len(suffixes)} items", f"{len(prefixes)}")
     context = model.context_size
     for i, (p, s) in enumerate(zip(prefixes, suffixes, strict=True)):
@@ -99,7 +114,9 @@ def _verify(model: BidirectionalLM, items, verify_tokens: int):
     return torch.minimum(fr, br), (fl + bl) / 2
 
 
-def _mim_batch(model, prefixes, suffixes, max_new_tokens, tau, verify_tokens, max_candidates):
+def _mim_batch(
+    model, prefixes, suffixes, max_new_tokens, tau, verify_tokens, max_candidates, min_new_tokens=0
+):
     cfg = model.bidir_config
     n = len(prefixes)
     f_rows = [[cfg.forward_token_id, *p] for p in prefixes]
@@ -126,7 +143,8 @@ def _mim_batch(model, prefixes, suffixes, max_new_tokens, tau, verify_tokens, ma
             f_gen[b].append(tokens[b])
             g_gen[b].append(tokens[n + b])
             cands = _candidates(prefixes[b], suffixes[b], f_gen[b], g_gen[b])
-            cands = [c for c in cands if len(c) <= max_new_tokens][:max_candidates]
+            cands = [c for c in cands if min_new_tokens <= len(c) <= max_new_tokens]
+            cands = cands[:max_candidates]
             items += [(prefixes[b], suffixes[b], c) for c in cands]
             owners += [b] * len(cands)
         if items:
@@ -156,18 +174,24 @@ def _mim_batch(model, prefixes, suffixes, max_new_tokens, tau, verify_tokens, ma
     return out
 
 
-def _greedy_batch(model, rows, stop_ids, max_new_tokens, method):
-    """Left-to-right greedy decoding of ``rows`` until each row's stop token (or the budget)."""
+def _greedy_batch(model, rows, stop_ids, max_new_tokens, method, min_new_tokens=0, mask=None):
+    """Left-to-right greedy decoding of ``rows`` until each row's stop token (or the budget).
+
+    A stop token seen before a row has ``min_new_tokens`` tokens does not stop it: it is kept
+    as a middle token, or (``mask`` = a token id, FIM's ``<fim_end>``) never chosen then.
+    """
     stepper = Stepper(model.forward_model, rows, model.bidir_config.pad_token_id)
     logits = stepper.start()
     gen: list[list[int]] = [[] for _ in rows]
     stopped = [False] * len(rows)
     for step in range(1, max_new_tokens + 1):
+        if mask is not None and step <= min_new_tokens:
+            logits[:, mask] = float("-inf")
         nxt = logits.argmax(-1)
         for b, tok in enumerate(nxt.tolist()):
             if stopped[b]:
                 continue
-            if stop_ids[b] is not None and tok == stop_ids[b]:
+            if stop_ids[b] is not None and tok == stop_ids[b] and len(gen[b]) >= min_new_tokens:
                 stopped[b] = True
             else:
                 gen[b].append(tok)
@@ -189,9 +213,11 @@ def infill_ids(
     verify_tokens: int = 1,
     max_candidates: int = 8,
     show_progress: bool | None = None,
+    min_new_tokens: int = 0,
 ) -> list[InfillResult]:
     """Infill token-id examples; ``method`` defaults to the one the model was built for
-    (``model.bidir_config.method``). Greedy, so deterministic. See the module docstring."""
+    (``model.bidir_config.method``). Greedy, so deterministic. ``min_new_tokens``: the
+    shortest middle returned (0: an empty middle is allowed). See the module docstring."""
     method = method or model.bidir_config.method
     require_choice("method", method, INFILL_METHODS)
     require_range("tau", tau, 0.0, 1.0)
@@ -200,7 +226,8 @@ def infill_ids(
     require_int("max_candidates", max_candidates, 1)
     prefixes = [list(p) for p in prefixes]
     suffixes = [list(s) for s in suffixes]
-    _check_inputs(model, prefixes, suffixes, max_new_tokens, 6 if method == "fim" else 2)
+    extra = 6 if method == "fim" else 2
+    _check_inputs(model, prefixes, suffixes, max_new_tokens, min_new_tokens, extra)
     was_training = model.training
     model.eval()
     out: list[InfillResult] = []
@@ -215,12 +242,19 @@ def infill_ids(
             ss = suffixes[start : start + batch_size]
             if method == "mim":
                 batch = _mim_batch(
-                    model, ps, ss, max_new_tokens, tau, verify_tokens, max_candidates
+                    model,
+                    ps,
+                    ss,
+                    max_new_tokens,
+                    tau,
+                    verify_tokens,
+                    max_candidates,
+                    min_new_tokens,
                 )
             elif method == "l2r":
                 rows = [[model.bidir_config.forward_token_id, *p] for p in ps]
                 stops = [s[0] if s else None for s in ss]
-                batch = _greedy_batch(model, rows, stops, max_new_tokens, "l2r")
+                batch = _greedy_batch(model, rows, stops, max_new_tokens, "l2r", min_new_tokens)
             else:
                 cfg = model.bidir_config
                 rows = [
@@ -228,7 +262,9 @@ def infill_ids(
                     for p, s in zip(ps, ss, strict=True)
                 ]
                 stops = [cfg.fim_end_id] * len(rows)
-                batch = _greedy_batch(model, rows, stops, max_new_tokens, "fim")
+                batch = _greedy_batch(
+                    model, rows, stops, max_new_tokens, "fim", min_new_tokens, cfg.fim_end_id
+                )
             out.extend(batch)
     finally:
         model.train(was_training)
