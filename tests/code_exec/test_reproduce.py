@@ -2,7 +2,7 @@
 
 import json
 
-from code_exec.reproduce import reproduce
+from code_exec.reproduce import reproduce, thread_count
 
 
 def test_reproduce_writes_both_ablations(tmp_path):
@@ -15,3 +15,15 @@ def test_reproduce_writes_both_ablations(tmp_path):
     table = (tmp_path / "code-exec.md").read_text()
     assert "| curriculum | mixed |" in table and "originals only" in table
     assert report["runs"] == saved["runs"]
+
+
+def test_thread_count_follows_omp_num_threads(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert thread_count() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert thread_count() == 3
+    for bad in ("", "0", "two"):
+        monkeypatch.setenv("OMP_NUM_THREADS", bad)
+        assert 1 <= thread_count() <= 2
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert 1 <= thread_count() <= 2

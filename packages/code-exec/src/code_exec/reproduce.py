@@ -39,6 +39,15 @@ from .trainer import (
 MAX_SOURCE, MAX_TARGET = 96, 80
 
 
+def thread_count() -> int:
+    """Torch threads for a run: ``$OMP_NUM_THREADS`` when set to a positive integer (so
+    ``OMP_NUM_THREADS=1 code-exec reproduce`` really runs on one thread), else up to 2."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def make_splits(seed: int, n_train: int = 200, n_test: int = 60, sandbox: Sandbox | None = None):
     """Originals + mutants for training, mutants of held-out originals for testing."""
     mutation = MutationConfig(mutants_per_program=2, max_candidates=8)
@@ -127,7 +136,7 @@ def _drop_model(scores: dict) -> dict:
 
 def run_augmentation(seed: int = 0, steps: int = 120, n_train: int = 160, n_test: int = 50):
     """Originals-only vs originals+mutants at an equal number of training examples."""
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    torch.set_num_threads(thread_count())
     originals, mutants, test_mut, test_orig = make_splits(seed, n_train, n_test)
     size = min(len(originals), 2 * len(mutants))
     rng = random.Random(seed)
@@ -148,7 +157,7 @@ def run_augmentation(seed: int = 0, steps: int = 120, n_train: int = 160, n_test
 def run_curriculum(seed: int = 0, steps: int = 300, n_train: int = 160, n_test: int = 50):
     """Curriculum (singleline -> +tutorial -> official stage-3 mix) vs the stage-3 mix from
     step 0, equal steps and data; all metrics per tier (SingleLine with its own metrics)."""
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    torch.set_num_threads(thread_count())
     mutation = MutationConfig(mutants_per_program=2, max_candidates=8)
     with Sandbox(pool_size=2) as box:
         train, test = [], {}
