@@ -8,7 +8,8 @@ import re
 from collections.abc import Sequence
 
 import torch
-from transformers import AutoModel, AutoModelForSequenceClassification
+from torch import nn
+from transformers import AutoModel
 
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
@@ -86,16 +87,40 @@ def linear_probe(
         return float((w(xte).argmax(-1) == yte).float().mean())
 
 
+class MeanPoolClassifier(nn.Module):
+    """An encoder with one linear layer on the mean of its last hidden states over the
+    non-padding tokens: ``forward(input_ids, attention_mask) -> logits (B, num_labels)``.
+
+    Used instead of ``AutoModelForSequenceClassification``, whose DeBERTa head (a fresh
+    ``dense → GELU`` pooler on the [CLS] state, then dropout and a linear layer) fine-tuned
+    every pre-trained encoder here far below a randomly initialised one: on the topic task
+    (2 × 64, 200 steps, lr 1e-3) an MLM-pre-trained encoder reached 29.2 % (train 66 %)
+    against 59.2 % from random init, while with this head it reaches 61.9 % vs 64.2 %.
+    """
+
+    def __init__(self, encoder: nn.Module, num_labels: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.classifier = nn.Linear(encoder.config.hidden_size, num_labels)
+        nn.init.normal_(self.classifier.weight, std=encoder.config.initializer_range)
+        nn.init.zeros_(self.classifier.bias)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask[..., None].to(hidden.dtype)
+        return self.classifier((hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0))
+
+
 def fine_tune(
     model_dir: str, tokenizer, train: tuple[list[str], list[int]],
     test: tuple[list[str], list[int]], steps: int = 150, batch_size: int = 32,
     learning_rate: float = 3e-4, seed: int = 0,
 ) -> float:  # fmt: skip
-    """Test accuracy after fine-tuning ``AutoModelForSequenceClassification`` from
-    ``model_dir`` (AdamW, linear decay, seeded batches)."""
+    """Test accuracy after fine-tuning the encoder in ``model_dir`` with a
+    :class:`MeanPoolClassifier` head (AdamW, linear decay, seeded batches)."""
     torch.manual_seed(seed)
     n_labels = max(max(train[1]), max(test[1])) + 1
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=n_labels)
+    model = MeanPoolClassifier(AutoModel.from_pretrained(model_dir), n_labels)
     ids, attn = _encode(tokenizer, train[0])
     y = torch.as_tensor(train[1])
     opt = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
@@ -104,7 +129,7 @@ def fine_tune(
     model.train()
     for _ in range(steps):
         idx = torch.randint(ids.shape[0], (batch_size,), generator=gen)
-        loss = model(input_ids=ids[idx], attention_mask=attn[idx], labels=y[idx]).loss
+        loss = nn.functional.cross_entropy(model(ids[idx], attn[idx]), y[idx])
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -114,7 +139,7 @@ def fine_tune(
     tids, tattn = _encode(tokenizer, test[0])
     with torch.no_grad():
         pred = torch.cat([
-            model(input_ids=tids[i : i + 64], attention_mask=tattn[i : i + 64]).logits.argmax(-1)
+            model(tids[i : i + 64], tattn[i : i + 64]).argmax(-1)
             for i in range(0, tids.shape[0], 64)
         ])  # fmt: skip
     return float((pred == torch.as_tensor(test[1])).float().mean())
