@@ -8,9 +8,10 @@ import time
 
 import torch
 from task_distill import PadCollator
-from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments
+from transformers import Trainer, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
 
+from .classifier import MeanPoolDebertaClassifier
 from .options import LifecycleOptions
 
 
@@ -68,14 +69,15 @@ def accuracy(logits: torch.Tensor, labels: list[int]) -> float:
 
 
 def classifier(source: str | None, config, num_labels: int, seed: int):
-    """A sequence classifier from a pre-trained folder, or randomly initialised (``None``)."""
+    """A mean-pooling sequence classifier (:class:`MeanPoolDebertaClassifier`) on the encoder
+    of a pre-trained folder, or randomly initialised (``None``)."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         if source is None:
             config = copy.deepcopy(config)
             config.num_labels = num_labels  # also sets id2label / label2id
-            return AutoModelForSequenceClassification.from_config(config)
-        return AutoModelForSequenceClassification.from_pretrained(source, num_labels=num_labels)
+            return MeanPoolDebertaClassifier(config)
+        return MeanPoolDebertaClassifier.from_pretrained(source, num_labels=num_labels)
 
 
 def fine_tune(model, train: list[dict], pad_id: int, options: LifecycleOptions) -> tuple:

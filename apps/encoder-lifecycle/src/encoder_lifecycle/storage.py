@@ -7,7 +7,9 @@ import os
 import torch
 from lmlab_common import load_tensors, save_tensors
 from lowrank_sparse import LoSparseConfig, load_losparse, losparse_layers, save_losparse
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoConfig
+
+from .classifier import MeanPoolDebertaClassifier
 
 REFERENCE_FILE = "test_logits.safetensors"
 
@@ -33,8 +35,9 @@ def load_classifier(folder: str | os.PathLike):
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"model folder {folder!r} does not exist")
     if is_losparse_dir(folder):
-        return load_losparse(None, folder).eval()
-    return AutoModelForSequenceClassification.from_pretrained(folder).eval()
+        base = MeanPoolDebertaClassifier(AutoConfig.from_pretrained(folder))
+        return load_losparse(base, folder).eval()
+    return MeanPoolDebertaClassifier.from_pretrained(folder).eval()
 
 
 def reference_logits(folder: str | os.PathLike) -> torch.Tensor:
