@@ -110,6 +110,13 @@ def test_cli_train_resume_and_infill(tmp_path, capsys):
         )
         == 0
     )
+    base = ["infill", "--model", out, "--prefix", "a = 1 ;", "--suffix", "print c ;"]
+    assert main([*base, "--max-new-tokens", "4", "--min-new-tokens", "3"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--max-new-tokens", "4", "--min-new-tokens", "5"]) == 2
+    assert "min_new_tokens=5 is invalid; allowed: at most max_new_tokens=4" in (
+        capsys.readouterr().err
+    )
 
 
 def test_cli_bad_input_is_one_line(tmp_path, capsys):
