@@ -245,6 +245,35 @@ def test_cli_fill_with_a_trained_run(quick_run, tmp_path, capsys):
     assert "removed (mim):\nb = a * 2\n" in out and "sandbox status:" in out
 
 
+def test_decode_ablation_mim_model_decoded_left_to_right(quick_run, tmp_path):
+    from code_infill import InfillOptions, decode_ablation
+
+    options, data, _ = quick_run
+    result = decode_ablation(options.out_dir)
+    n = data["summary"]["mim"]["n"]
+    arms = result["summary"]
+    assert set(arms) == {
+        "l2r_model_l2r_decoding",
+        "mim_model_l2r_decoding",
+        "mim_model_mim_decoding",
+    }
+    assert all(a["n"] == n and a["sandboxed"] == n for a in arms.values())
+    # The run's own arms are taken from its records, unchanged.
+    for arm, method in (("mim_model_mim_decoding", "mim"), ("l2r_model_l2r_decoding", "l2r")):
+        assert arms[arm]["execution_match"] == data["summary"][method]["execution_match"]
+    for pair in result["pairs"].values():
+        assert pair["wins"] + pair["losses"] <= n and 0.0 <= pair["p_value"] <= 1.0
+    out = Path(options.out_dir)
+    assert (out / "ablation.md").read_text().startswith("# code-infill: MIM's training")
+    rows = (out / "ablation" / "mim_model_l2r_decoding.jsonl").read_text().splitlines()
+    assert len(rows) == n
+    assert all(json.loads(r)["middle_tokens"] >= options.min_new_tokens for r in rows)
+    only_l2r = tmp_path / "l2r-only"
+    InfillOptions(out_dir=str(only_l2r), methods="l2r").save_pretrained(only_l2r)
+    with pytest.raises(ValueError, match=r"lacks mim; allowed: a run with both l2r and mim"):
+        decode_ablation(str(only_l2r))
+
+
 def test_only_public_names_of_the_packages_are_imported():
     import bidir_lm
     import code_exec

@@ -14,6 +14,7 @@ _EXPORTS = {
     "InfillOptions": "options",
     "InfillTask": "data",
     "Verdict": "judging",
+    "decode_ablation": "ablation",
     "fill_program": "fill",
     "judge": "judging",
     "make_task": "data",
@@ -26,6 +27,7 @@ __all__ = [
     "InfillOptions",
     "InfillTask",
     "Verdict",
+    "decode_ablation",
     "fill_program",
     "judge",
     "make_task",
@@ -48,6 +50,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from .ablation import decode_ablation
     from .data import InfillTask, make_task
     from .fill import fill_program
     from .judging import Verdict, judge

@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--max-new-tokens", type=int, default=40)
     one.add_argument("--min-new-tokens", type=int, default=1, help="0: an empty fill is allowed")
     one.set_defaults(func=_fill)
+
+    abl = sub.add_parser(
+        "ablate",
+        help="MIM's training vs its decoding: decode a finished run's MIM model left-to-right",
+    )
+    abl.add_argument("--run", dest="run_dir", required=True, help="output folder of a run")
+    abl.set_defaults(func=_ablate)
     return parser
 
 
@@ -124,6 +131,15 @@ def _fill(args: argparse.Namespace) -> int:
         f"exact match: {v.exact_match}  execution match: {v.execution_match}  "
         f"sandbox status: {v.status}  outcome: {v.outcome}  ({result.latency_ms:.0f} ms)"
     )
+    return 0
+
+
+def _ablate(args: argparse.Namespace) -> int:
+    from .ablation import decode_ablation
+
+    data = decode_ablation(args.run_dir)
+    print(data["markdown"])
+    print(f"Written: {args.run_dir}/ablation.md and ablation.json")
     return 0
 
 
