@@ -69,18 +69,20 @@ class Budget:
     normalize_rewards: bool = False
 
 
-# Sized to ~10 minutes a seed on the shared machine at load ~10 (see the README's Measured).
+# Sized to ~8 minutes a seed at one thread (see the README's Measured): the MLE generator
+# must learn the sums (careful samples well above chance) before JGR has anything to select.
 FULL = Budget(
     Setup(
         train_sources=2000,
-        generator_steps=600,
-        pool_sources=300,
-        ranker_steps=200,
+        generator_steps=2500,
+        pool_sources=600,
+        ranker_steps=600,
         ranker_step_weight=1.0,
         ranker_step_layer=1,
     ),
-    generator_updates=100,
+    generator_updates=200,
     batch_size=8,
+    ranker_lr=2e-3,
     eval_sources=100,
 )
 QUICK = Budget(
