@@ -36,6 +36,9 @@ class TextSetup:
     stage1_steps: int = 60
     distill_steps: int = 100
     lr: float = 1e-3
+    # The 4×128 teacher at lr 1e-3 (no warm-up) stalled at the majority rate on seed 1
+    # (66.3% test accuracy); at 5e-4 it reaches 99.7% on that seed.
+    teacher_lr: float = 5e-4
     kl_alpha: float = 1.0
     ted_mse_alpha: float = 1.0
     lwd_mse_alpha: float = 1.0
@@ -55,7 +58,7 @@ def run_text(setup: TextSetup | None = None, on_arm=None) -> dict:
     teacher = tiny_encoder("bert", "sequence_classification", hidden_size=setup.teacher_hidden,
                            num_layers=setup.teacher_layers, num_heads=4, seed=setup.seed,
                            **common)  # fmt: skip
-    teacher = finetune(teacher, train, setup.teacher_steps, lr=setup.lr, seed=setup.seed)
+    teacher = finetune(teacher, train, setup.teacher_steps, lr=setup.teacher_lr, seed=setup.seed)
     student = tiny_encoder("bert", "sequence_classification", hidden_size=setup.student_hidden,
                            num_layers=setup.student_layers, num_heads=2, seed=setup.seed + 1,
                            **common)  # fmt: skip
