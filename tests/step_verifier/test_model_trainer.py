@@ -118,3 +118,15 @@ def test_bad_config_and_inputs(tmp_path, verifier, problems):
     with pytest.raises(ValueError, match="at least one problem"):
         build_verifier_dataset(verifier, [])
     assert VerifierConfig.from_json(VerifierConfig().to_json()) == VerifierConfig()
+
+
+def test_experiment_dropout_reaches_the_verifier(tmp_path, tokenizer, problems):
+    from step_verifier.experiment import ExperimentConfig, train_verifier
+
+    with pytest.raises(ValueError, match="dropout"):
+        ExperimentConfig(dropout=1.0)
+    assert ExperimentConfig().dropout == 0.0
+    cfg = ExperimentConfig(verifier_steps=1, verifier_batch=4, verifier_width=32, dropout=0.25)
+    verifier = train_verifier(problems, tokenizer, cfg, 0.1, 0, str(tmp_path / "v"))
+    rates = {m.p for m in verifier.model.modules() if isinstance(m, torch.nn.Dropout)}
+    assert rates == {0.25}
