@@ -190,6 +190,16 @@ class OpenAICompatibleBackend(Backend):
             conn.close()
             self._local.conn = None
 
+    def _connect_unless_aborted(self, conn, abort: threading.Event | None) -> None:
+        """Open ``conn``'s socket, then refuse to send if ``abort`` is set. The check runs
+        under the lock ``interrupt`` takes, after the socket exists, so a request either sees
+        the abort or has a socket that ``interrupt`` shuts down: none can slip in between."""
+        if conn.sock is None:
+            conn.connect()
+        with self._rng_lock:
+            if abort is not None and abort.is_set():
+                raise ConnectionAbortedError("aborted")
+
     def _post_once(self, body: dict, abort: threading.Event | None = None) -> dict:
         path = (
             f"{self._url.path}/{'chat/completions' if self.endpoint == 'chat' else 'completions'}"
@@ -199,6 +209,7 @@ class OpenAICompatibleBackend(Backend):
         conn, reused = self._connection()
         try:
             try:
+                self._connect_unless_aborted(conn, abort)
                 conn.request("POST", path, body=data, headers=headers)
                 response = conn.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
@@ -206,6 +217,7 @@ class OpenAICompatibleBackend(Backend):
                     raise
                 # the server closed an idle keep-alive connection: reconnect once, not a retry
                 conn, _ = self._connection(fresh=True)
+                self._connect_unless_aborted(conn, abort)
                 conn.request("POST", path, body=data, headers=headers)
                 response = conn.getresponse()
             raw = response.read()
