@@ -249,6 +249,10 @@ def test_eval_on_a_missing_file_says_file_not_found(tmp_path, capsys):
     assert "nope.jsonl' does not exist" in capsys.readouterr().err
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_promptly_keeps_finished_work_one_line(tmp_path):
     rows = review_rows(40)
     fast = {r["text"] for r in rows[:6]}
@@ -268,8 +272,10 @@ def test_ctrl_c_stops_promptly_keeps_finished_work_one_line(tmp_path):
             *run_args(task, data, out, server, "--mode", "zero_shot", "--timeout", "60"),
         ]
         env = {**os.environ, "LMLAB_QUIET": "1"}
+        # A shell starts background jobs with SIGINT ignored, and the child would inherit
+        # that (Python keeps an ignored SIGINT ignored): give it the default, as a terminal does.
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)  # fmt: skip
+                                text=True, preexec_fn=_default_sigint)  # fmt: skip
         deadline = time.monotonic() + 60
         while not (out.exists() and out.read_bytes().count(b"\n") >= 6):
             assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
