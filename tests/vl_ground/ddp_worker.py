@@ -56,3 +56,8 @@ trainer.train(resume_from_checkpoint=True if resume else None)
 rank = int(os.environ.get("RANK", 0))
 with open(os.path.join(out_dir, f"digest-{rank}-{stop_at}.json"), "w") as fh:
     json.dump({"digest": parameters_digest(model), "step": trainer.state.global_step}, fh)
+# Leave the process group before exit: tearing gloo down in interpreter shutdown has aborted a
+# rank ("terminate called without an active exception") after a finished run.
+if torch.distributed.is_initialized():
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
