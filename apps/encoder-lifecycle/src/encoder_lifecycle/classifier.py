@@ -14,17 +14,10 @@ the mean: 35.4 %), so the two-layer head, not the pre-trained weights, made the 
 from __future__ import annotations
 
 import torch
+from lmlab_common import mean_pool
 from torch import nn
 from transformers import DebertaV2Model, DebertaV2PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
-
-
-def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
-    """Mean of ``hidden`` (B, T, H) over the positions where ``attention_mask`` is 1 → (B, H)."""
-    if attention_mask is None:
-        return hidden.mean(1)
-    mask = attention_mask[..., None].to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
 
 
 class MeanPoolDebertaClassifier(DebertaV2PreTrainedModel):
@@ -74,7 +67,8 @@ class MeanPoolDebertaClassifier(DebertaV2PreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        pooled = masked_mean(out.last_hidden_state, attention_mask)
+        hidden = out.last_hidden_state
+        pooled = hidden.mean(1) if attention_mask is None else mean_pool(hidden, attention_mask)
         logits = self.classifier(self.dropout(pooled))
         loss = None
         if labels is not None:

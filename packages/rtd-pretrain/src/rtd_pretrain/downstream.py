@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 
 import torch
+from lmlab_common import mean_pool
 from torch import nn
 from transformers import AutoModel
 
@@ -107,8 +108,7 @@ class MeanPoolClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask[..., None].to(hidden.dtype)
-        return self.classifier((hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0))
+        return self.classifier(mean_pool(hidden, attention_mask))
 
 
 def fine_tune(
