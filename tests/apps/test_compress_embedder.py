@@ -13,8 +13,12 @@ from compress_embedder.cost import count_parameters, disk_bytes
 from compress_embedder.pipeline import (
     DISTILLED,
     DISTILLED_INT8,
+    DISTILLED_INT8_WO,
     INT8,
     INT8_ALL,
+    INT8_ARMS,
+    INT8_WO,
+    INT8_WO_ALL,
     ONESHOT,
     ORDER,
     ORIGINAL,
@@ -30,6 +34,8 @@ from compress_embedder.quantize import (
     int8_linears,
     quantize_all,
     quantize_int8,
+    quantize_int8_weight_only,
+    weight_only_linears,
 )
 from compress_embedder.report import ArmResult
 from lmlab_common import embed, load_minilm, load_tensors, tiny_encoder
@@ -80,7 +86,8 @@ def test_quick_run_report_reload_and_claim(quick_run):
 
     # Same budget for every compressed arm (within 1% of the dense linear parameters).
     dense = rows[ORIGINAL].linear_params
-    for name in (SVD, ONESHOT, SVD_DISTILLED, PRUNE_DISTILLED, DISTILLED, DISTILLED_INT8):
+    compressed = (SVD, ONESHOT, SVD_DISTILLED, PRUNE_DISTILLED, DISTILLED, DISTILLED_INT8)
+    for name in (*compressed, DISTILLED_INT8_WO):
         assert abs(rows[name].linear_params - 0.25 * dense) < 0.01 * dense, name
         assert rows[name].total_params < rows[ORIGINAL].total_params
 
@@ -94,6 +101,12 @@ def test_quick_run_report_reload_and_claim(quick_run):
     assert 0.8 < rows[INT8_ALL].mean_cosine < 0.9999
     assert rows[DISTILLED_INT8].mean_cosine != rows[DISTILLED].mean_cosine
     assert abs(rows[DISTILLED_INT8].mean_cosine - rows[DISTILLED].mean_cosine) < 0.05
+    # torchao weight-only: as small as the dynamic arms, closer to the float model
+    assert mb[INT8_WO] < 0.8 * mb[ORIGINAL] and mb[INT8_WO_ALL] < 0.5 * mb[INT8_WO]
+    assert mb[DISTILLED_INT8_WO] < 0.5 * mb[DISTILLED]
+    assert rows[INT8_ALL].mean_cosine < rows[INT8_WO_ALL].mean_cosine < 0.9999
+    gap_wo = abs(rows[DISTILLED_INT8_WO].mean_cosine - rows[DISTILLED].mean_cosine)
+    assert 0 < gap_wo < 0.01
 
     # The claim: distillation beats no distillation and truncated SVD at the same budget,
     # and every fair arm learned from the same distillation.
@@ -174,6 +187,30 @@ def test_quantize_all_makes_every_weight_int8():
             not any(isinstance(m, LoSparseLinear) for m in float_model.modules())
             or name != "original"
         )
+
+
+def test_weight_only_int8_is_really_int8():
+    """torchao's weight-only arms: every linear (the compact layers' [R; S_k] and L included)
+    holds an int8 weight with one scale per output row; outputs close but not equal; smaller."""
+    model, students = _students()
+    ids = torch.randint(5, 100, (2, 9), generator=torch.Generator().manual_seed(0))
+    one_liner = quantize_int8_weight_only(model)
+    assert len(weight_only_linears(one_liner)) == 13 and not weight_only_linears(model)
+    assert disk_bytes(one_liner) < 0.7 * disk_bytes(model)  # float embeddings remain
+    for name, float_model in {"original": model, **students}.items():
+        quantized = quantize_all(float_model, scheme="weight_only")
+        linears = [m for m in quantized.modules() if isinstance(m, nn.Linear)]
+        assert linears and len(weight_only_linears(quantized)) == len(linears), name
+        for layer in linears:
+            assert layer.weight.qdata.dtype == torch.int8
+            assert layer.weight.scale.numel() == layer.weight.shape[0]
+        assert disk_bytes(quantized) < 0.45 * disk_bytes(float_model), name
+        with torch.no_grad():
+            ref = float_model(input_ids=ids).last_hidden_state
+            out = quantized(input_ids=ids).last_hidden_state
+        assert 0 < (out - ref).abs().max() < 0.1, name
+    with pytest.raises(ValueError, match="scheme"):
+        quantize_all(model, scheme="int4")
 
 
 def test_linearized_losparse_layer_computes_the_same():
@@ -298,10 +335,11 @@ def test_sweep_cli_writes_pareto_report(tmp_path, capsys):
     assert main(argv) == 0
     report = json.loads((out / "report.json").read_text())
     names = [row["name"] for row in report["rows"]]
-    assert names == [ORIGINAL, INT8, INT8_ALL, "SVD 50% + distil", "SVD 50% + distil + int8"]
+    svd = ["SVD 50% + distil", "SVD 50% + distil + int8", "SVD 50% + distil + int8 weight-only"]
+    assert names == [ORIGINAL, INT8, INT8_WO, INT8_ALL, INT8_WO_ALL, *svd]
     assert all(row["latency_b1_ms"] > 0 for row in report["rows"])
     assert os.path.getsize(out / "pareto.png") > 0
     fronts = report["pareto_front"]
     assert ORIGINAL in fronts["disk_mb"] and fronts["latency_b1_ms"]
-    assert set(report["dominated_by"]) == {INT8, INT8_ALL}
+    assert set(report["dominated_by"]) == set(INT8_ARMS)
     assert "Pareto front" in capsys.readouterr().out

@@ -3,7 +3,13 @@
 from .options import CompressOptions, quick_options
 from .pipeline import load_compressed, run
 from .quality import Quality, quality, spearman
-from .quantize import Int8Embedding, QuantizableLowRankSparse, quantize_all, quantize_int8
+from .quantize import (
+    Int8Embedding,
+    QuantizableLowRankSparse,
+    quantize_all,
+    quantize_int8,
+    quantize_int8_weight_only,
+)
 from .report import ArmResult, pareto_front
 from .sweep import sweep
 
@@ -18,6 +24,7 @@ __all__ = [
     "quality",
     "quantize_all",
     "quantize_int8",
+    "quantize_int8_weight_only",
     "quick_options",
     "run",
     "spearman",

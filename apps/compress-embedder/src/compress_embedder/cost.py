@@ -13,7 +13,7 @@ from lmlab_common import embed_batch, save_tensors, tokenize
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from .quantize import int8_linears, int8_weight_count
+from .quantize import int8_linears, int8_weight_count, weight_only_linears
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -27,9 +27,9 @@ def count_parameters(model: nn.Module) -> int:
 def disk_bytes(model: nn.Module) -> int:
     """Size of the whole state dict as one safetensors file (shared tensors stored once).
 
-    A model with int8 dynamically quantized layers (packed weights are not plain tensors) is
-    measured as its ``torch.save`` state dict instead."""
-    if int8_linears(model):
+    A model with int8 quantized layers (packed weights and torchao tensor subclasses are not
+    plain tensors) is measured as its ``torch.save`` state dict instead."""
+    if int8_linears(model) or weight_only_linears(model):
         buffer = io.BytesIO()
         torch.save(model.state_dict(), buffer)
         return buffer.getbuffer().nbytes

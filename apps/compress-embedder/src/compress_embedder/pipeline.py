@@ -7,14 +7,17 @@ via :func:`lowrank_sparse.distill_embeddings`):
 
 - ``original``: all-MiniLM-L6-v2 as shipped (the teacher).
 - ``int8 dynamic quantization``: ``quantize_dynamic`` with its defaults (one line, no data).
-- ``int8 linears + int8 embeddings``: per-channel int8 linears and a per-row int8 embedding
-  table (:func:`~compress_embedder.quantize.quantize_all`, no data): the strongest int8 arm.
+- ``torchao int8 weight-only``: torchao's ``quantize_(model, Int8WeightOnlyConfig())`` (one
+  line, no data).
+- ``int8 linears + int8 embeddings``: per-channel dynamic int8 linears and a per-row int8
+  embedding table (:func:`~compress_embedder.quantize.quantize_all`, no data); ``int8
+  weight-only linears + int8 embeddings``: the same with torchao's weight-only linears.
 - ``truncated SVD`` / ``LoSparse (no distillation)``: context rows without training.
 - ``truncated SVD + distillation``, ``prune-only + distillation``, ``LoSparse + distillation``:
   the paper's comparison (low-rank only, rows of W pruned on the LoSparse schedule, W = LR + S
   with rows of S pruned), each distilled the same way.
-- ``LoSparse + distillation + int8``: the distilled student with its low-rank factors, kept rows
-  of S and embedding table in int8.
+- ``LoSparse + distillation + int8`` (dynamic) and ``... + int8 weight-only`` (torchao): the
+  distilled student with its low-rank factors, kept rows of S and embedding table in int8.
 """
 
 from __future__ import annotations
@@ -57,20 +60,25 @@ from transformers import PreTrainedTokenizerBase
 from .cost import count_parameters, disk_bytes, latencies_ms
 from .options import CompressOptions
 from .quality import quality
-from .quantize import quantize_all, quantize_int8
+from .quantize import quantize_all, quantize_int8, quantize_int8_weight_only
 from .report import ArmResult, write_report
 
 log = get_logger("compress_embedder")
 MODEL_DIR = "model"
 ORIGINAL = "original"
 INT8 = "int8 dynamic quantization"
+INT8_WO = "torchao int8 weight-only"
 INT8_ALL = "int8 linears + int8 embeddings"
+INT8_WO_ALL = "int8 weight-only linears + int8 embeddings"
+# the int8 alternatives every compressed model is compared with
+INT8_ARMS = (INT8, INT8_WO, INT8_ALL, INT8_WO_ALL)
 SVD = "truncated SVD"
 ONESHOT = "LoSparse (no distillation)"
 SVD_DISTILLED = "truncated SVD + distillation"
 PRUNE_DISTILLED = "prune-only + distillation"
 DISTILLED = "LoSparse + distillation"
 DISTILLED_INT8 = "LoSparse + distillation + int8"
+DISTILLED_INT8_WO = "LoSparse + distillation + int8 weight-only"
 # method of lowrank-sparse -> label of its distilled arm
 METHODS = {
     "losparse": DISTILLED,
@@ -226,14 +234,16 @@ class Measurer:
 
 
 def add_context_rows(meter: Measurer, teacher: nn.Module) -> int:
-    """original, the two int8 arms (no data); returns the dense linear parameter count."""
+    """original and the int8 arms (no data); returns the dense linear parameter count."""
     config = LoSparseConfig()
     targets = find_linear_modules(teacher, config.target_modules, config.exclude_modules)
     dense = sum(linear_weight(m).numel() for m in targets.values())
     meter.dense_linear = dense
     meter.add(ORIGINAL, teacher, dense, None)
     meter.add(INT8, quantize_int8(teacher), dense, None)
+    meter.add(INT8_WO, quantize_int8_weight_only(teacher), dense, None)
     meter.add(INT8_ALL, quantize_all(teacher), dense, None)
+    meter.add(INT8_WO_ALL, quantize_all(teacher, scheme="weight_only"), dense, None)
     return dense
 
 
@@ -260,7 +270,7 @@ def run(options: CompressOptions) -> tuple[list[ArmResult], str]:
 
     def report() -> str:
         return write_report(
-            options.out_dir, list(meter.rows.values()), settings, compare_to=(INT8, INT8_ALL)
+            options.out_dir, list(meter.rows.values()), settings, compare_to=INT8_ARMS
         )
 
     budget = options.budget
@@ -282,8 +292,10 @@ def run(options: CompressOptions) -> tuple[list[ArmResult], str]:
         if method == "losparse":
             emb = _save_student(student, tokenizer, meter, options, settings)
             meter.add(name, student, compression_report(student).params, budget, emb)
-            quantized = quantize_all(student)
-            meter.add(DISTILLED_INT8, quantized, compression_report(student).params, budget)
+            params = compression_report(student).params
+            meter.add(DISTILLED_INT8, quantize_all(student), params, budget)
+            wo = quantize_all(student, scheme="weight_only")
+            meter.add(DISTILLED_INT8_WO, wo, params, budget)
         else:
             meter.add(name, student, compression_report(student).params, budget)
         settings |= {"train_seconds": train_seconds, "final_loss": final_loss}
@@ -292,20 +304,23 @@ def run(options: CompressOptions) -> tuple[list[ArmResult], str]:
     meter.time_all()
     settings["total_seconds"] = round(time.perf_counter() - started, 1)
     rows = [meter.rows[name] for name in ORDER if name in meter.rows]
-    text = write_report(options.out_dir, rows, settings, compare_to=(INT8, INT8_ALL))
+    text = write_report(options.out_dir, rows, settings, compare_to=INT8_ARMS)
     return rows, text
 
 
 ORDER = [
     ORIGINAL,
     INT8,
+    INT8_WO,
     INT8_ALL,
+    INT8_WO_ALL,
     SVD,
     ONESHOT,
     SVD_DISTILLED,
     PRUNE_DISTILLED,
     DISTILLED,
     DISTILLED_INT8,
+    DISTILLED_INT8_WO,
 ]
 
 

@@ -13,8 +13,7 @@ from lowrank_sparse import compression_report
 
 from .options import CompressOptions
 from .pipeline import (
-    INT8,
-    INT8_ALL,
+    INT8_ARMS,
     METHODS,
     Measurer,
     add_context_rows,
@@ -28,8 +27,10 @@ from .report import ArmResult, write_report
 SHORT = {"losparse": "LoSparse", "low_rank_only": "SVD", "prune_only": "prune-only"}
 
 
-def arm_name(method: str, budget: float, int8: bool) -> str:
-    return f"{SHORT[method]} {budget:.0%} + distil" + (" + int8" if int8 else "")
+def arm_name(method: str, budget: float, int8: str | None = None) -> str:
+    """e.g. ``LoSparse 50% + distil``, ``... + int8`` (dynamic), ``... + int8 weight-only``."""
+    suffix = {None: "", "dynamic": " + int8", "weight_only": " + int8 weight-only"}[int8]
+    return f"{SHORT[method]} {budget:.0%} + distil{suffix}"
 
 
 def sweep(
@@ -40,7 +41,10 @@ def sweep(
 ) -> tuple[list[ArmResult], str]:
     """For every budget and method: distil a student (the same loop as ``run``), measure it
     and (``int8``) its int8 form; then time everything round-robin and write report.md/json and
-    pareto.png into ``options.out_dir``. The report is rewritten after every arm."""
+    pareto.png into ``options.out_dir``. The report is rewritten after every arm.
+
+    ``int8`` adds both int8 forms of every student: dynamic (the fastest on CPU) and torchao
+    weight-only (the most faithful)."""
     require(bool(budgets), "budgets", budgets, "at least one fraction in (0, 1)")
     for b in budgets:
         require(0 < b < 1, "budgets", b, "fractions in (0, 1)")
@@ -71,7 +75,7 @@ def sweep(
             settings,
             plot_name="pareto.png",
             title="compress-embedder sweep",
-            compare_to=(INT8, INT8_ALL),
+            compare_to=INT8_ARMS,
         )
 
     add_context_rows(meter, teacher)
@@ -80,13 +84,13 @@ def sweep(
         for method in methods:
             t0 = time.perf_counter()
             student, _ = distill_student(method, teacher, tokenizer, train, options, budget)
-            settings["train_seconds"][arm_name(method, budget, False)] = round(
-                time.perf_counter() - t0, 1
-            )
+            name = arm_name(method, budget)
+            settings["train_seconds"][name] = round(time.perf_counter() - t0, 1)
             params = compression_report(student).params
-            meter.add(arm_name(method, budget, False), student, params, budget)
-            if int8:
-                meter.add(arm_name(method, budget, True), quantize_all(student), params, budget)
+            meter.add(name, student, params, budget)
+            for scheme in ("dynamic", "weight_only") if int8 else ():
+                quantized = quantize_all(student, scheme=scheme)
+                meter.add(arm_name(method, budget, scheme), quantized, params, budget)
             report()
     meter.time_all(batch32=False)
     settings["total_seconds"] = round(time.perf_counter() - started, 1)
