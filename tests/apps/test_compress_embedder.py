@@ -343,3 +343,30 @@ def test_sweep_cli_writes_pareto_report(tmp_path, capsys):
     assert ORIGINAL in fronts["disk_mb"] and fronts["latency_b1_ms"]
     assert set(report["dominated_by"]) == set(INT8_ARMS)
     assert "Pareto front" in capsys.readouterr().out
+
+
+def _fake_report(folder, seed, cosine, **settings):
+    folder.mkdir()
+    row = dict(name="LoSparse 25% + distil", disk_mb=56.3, mean_cosine=cosine)
+    row |= dict(spearman=cosine - 0.05, top1_overlap=0.4)
+    report = {"settings": {"seed": seed, "budgets": [0.25], "steps": 120, **settings}}
+    (folder / "report.json").write_text(json.dumps(report | {"rows": [row]}))
+    return str(folder)
+
+
+def test_aggregate_over_seeds(tmp_path, capsys):
+    a = _fake_report(tmp_path / "a", 0, 0.78)
+    b = _fake_report(tmp_path / "b", 1, 0.80, threads=2)  # threads may differ
+    assert main(["aggregate", a, b, "--out", str(tmp_path / "agg")]) == 0
+    out = capsys.readouterr().out
+    assert "| LoSparse 25% + distil | 2 | 56.3 | 0.790 ± 0.014 |" in out
+    data = json.loads((tmp_path / "agg" / "aggregate.json").read_text())
+    assert data["rows"]["LoSparse 25% + distil"]["mean_cosine"]["n"] == 2
+    # runs that measured different things, or the same seed twice, are refused
+    c = _fake_report(tmp_path / "c", 2, 0.9, steps=360)
+    assert main(["aggregate", a, c]) == 2
+    assert "setting 'steps' is 360" in capsys.readouterr().err
+    assert main(["aggregate", a, _fake_report(tmp_path / "d", 0, 0.7)]) == 2
+    assert "distinct seeds" in capsys.readouterr().err
+    assert main(["aggregate", a, str(tmp_path / "missing")]) == 2
+    assert "missing" in capsys.readouterr().err

@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--no-int8", action="store_true", help="skip the int8 form of each arm")
     sweep.set_defaults(func=_sweep)
+    agg = sub.add_parser(
+        "aggregate",
+        help="mean ± sd over run or sweep folders that differ only in --seed",
+    )
+    agg.add_argument("reports", nargs="+", help="two or more output folders (or report.json)")
+    agg.add_argument("--out", default=None, help="also write aggregate.md/json into this folder")
+    agg.set_defaults(func=_aggregate)
     return parser
 
 
@@ -126,6 +133,13 @@ def _sweep(args: argparse.Namespace) -> int:
     _rows, text = sweep(options, budgets, methods, int8=not args.no_int8)
     print(text)
     print(f"Report: {options.out_dir}/report.md (plot: pareto.png, data: report.json)")
+    return 0
+
+
+def _aggregate(args: argparse.Namespace) -> int:
+    from .seeds import aggregate
+
+    print(aggregate(args.reports, args.out))
     return 0
 
 
