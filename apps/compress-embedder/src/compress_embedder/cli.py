@@ -50,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="losparse,low_rank_only,prune_only",
         help="comma-separated: losparse, low_rank_only (truncated SVD), prune_only",
     )
-    sweep.add_argument("--no-int8", action="store_true", help="skip the int8 form of each arm")
+    sweep.add_argument(
+        "--no-int8",
+        action="store_true",
+        help="skip the two int8 forms (dynamic, torchao weight-only) of each arm",
+    )
     sweep.set_defaults(func=_sweep)
     agg = sub.add_parser(
         "aggregate",
