@@ -289,15 +289,15 @@ def run(options: CompressOptions) -> tuple[list[ArmResult], str]:
         student, losses = distill_student(method, teacher, tokenizer, train, options)
         train_seconds[name] = round(time.perf_counter() - t0, 1)
         final_loss[name] = losses[-1] if losses else None
+        params = compression_report(student).params
         if method == "losparse":
             emb = _save_student(student, tokenizer, meter, options, settings)
-            meter.add(name, student, compression_report(student).params, budget, emb)
-            params = compression_report(student).params
+            meter.add(name, student, params, budget, emb)
             meter.add(DISTILLED_INT8, quantize_all(student), params, budget)
             wo = quantize_all(student, scheme="weight_only")
             meter.add(DISTILLED_INT8_WO, wo, params, budget)
         else:
-            meter.add(name, student, compression_report(student).params, budget)
+            meter.add(name, student, params, budget)
         settings |= {"train_seconds": train_seconds, "final_loss": final_loss}
         report()
 

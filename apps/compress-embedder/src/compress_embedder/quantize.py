@@ -7,8 +7,8 @@
   all-MiniLM-L6-v2's 22.7 M numbers) stays float32.
 * :func:`quantize_int8_weight_only` — torchao's current API, ``quantize_(model,
   Int8WeightOnlyConfig())`` (one line, no data): int8 weights with one scale per output row,
-  float activations. Near-lossless, smaller on disk like the above, but on CPU it is not faster
-  than ``quantize_dynamic`` (no int8 GEMM: the weight is dequantized per call).
+  float activations. Near-lossless and as small on disk as the above, but measured no faster
+  than float on a 2-core CPU (``quantize_dynamic`` is ~2x faster there).
 * :func:`quantize_all` — int8 everything: linears with one scale per output row (``scheme``
   ``"dynamic"``: per-channel ``quantize_dynamic``, int8 activations too, the fastest on CPU;
   ``"weight_only"``: torchao int8 weight-only, the most faithful), every ``nn.Embedding`` as
